@@ -1,0 +1,70 @@
+# mosaic.fleet developer entry points. `make test` runs every test; `make demo` stands up a local
+# canary fleet. Everything installs what it needs into .venv and .cache (nothing global but the
+# apt packages and dockerd that the molecule scenarios need).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+BIN := $(VENV)/bin
+CACHE := $(CURDIR)/.cache
+DEV_COLLECTIONS := $(CACHE)/collections
+export ANSIBLE_COLLECTIONS_PATH := $(DEV_COLLECTIONS):$(CACHE)/test-collections
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+
+.PHONY: help venv dev-link test test-unit test-integration lint sanity docs changelog-lint \
+        molecule demo demo-down bench clean
+
+help:
+	@echo "make test       run every test (unit, integration, lint, sanity, docs, changelog, molecule)"
+	@echo "make demo       stand up the local-canary fleet on this machine and show it working"
+	@echo "make demo-down  remove the demo fleet"
+	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
+
+venv: $(BIN)/.installed
+$(BIN)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $@
+
+# Make mosaic.fleet.* resolve to this working tree.
+dev-link:
+	@mkdir -p $(DEV_COLLECTIONS)/ansible_collections/mosaic
+	@ln -sfn $(CURDIR) $(DEV_COLLECTIONS)/ansible_collections/mosaic/fleet
+
+test: test-unit test-integration lint sanity docs changelog-lint molecule
+
+test-unit: venv dev-link
+	$(BIN)/pytest -q -p no:cacheprovider tests/unit
+
+test-integration: venv dev-link
+	$(BIN)/pytest -q -p no:cacheprovider tests/integration
+
+lint: venv dev-link
+	$(BIN)/yamllint -s .
+	$(BIN)/ansible-lint
+
+sanity: venv
+	scripts/sanity.sh
+
+docs: venv
+	scripts/check-docs.sh
+
+changelog-lint: venv
+	$(BIN)/antsibull-changelog lint
+
+molecule: venv dev-link
+	scripts/molecule.sh
+
+demo: venv dev-link
+	scripts/demo.sh up
+
+demo-down: venv dev-link
+	scripts/demo.sh down
+
+bench: venv dev-link
+	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf $(CACHE) tests/output mosaic-fleet-*.tar.gz

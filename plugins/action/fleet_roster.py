@@ -1,0 +1,91 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Controller side of mosaic.fleet.fleet_roster: load, validate, normalize, place."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.module_utils.common.text.converters import to_text
+from ansible.plugins.action import ActionBase
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+
+ARGUMENT_SPEC = dict(
+    roster=dict(type="raw"),
+    src=dict(type="path"),
+    profile=dict(type="str"),
+    hosts=dict(type="list", elements="str"),
+    default_host=dict(type="str"),
+)
+
+
+class ActionModule(ActionBase):
+    TRANSFERS_FILES = False
+    _requires_connection = False
+    _supports_check_mode = True
+
+    def run(self, tmp=None, task_vars=None):
+        result = super(ActionModule, self).run(tmp, task_vars)
+        del tmp
+        result["changed"] = False
+        try:
+            _, args = self.validate_argument_spec(
+                argument_spec=ARGUMENT_SPEC,
+                mutually_exclusive=[("roster", "src", "profile")],
+                required_one_of=[("roster", "src", "profile")],
+            )
+        except AnsibleError as exc:
+            return dict(result, failed=True, msg=to_text(exc))
+        for lib, ok, err in (("jsonschema", fleet_roster.HAS_JSONSCHEMA, fleet_roster.JSONSCHEMA_IMPORT_ERROR),
+                             ("PyYAML", fleet_roster.HAS_YAML, fleet_roster.YAML_IMPORT_ERROR)):
+            if not ok:
+                return dict(result, failed=True,
+                            msg="mosaic.fleet.fleet_roster needs the Python library %s on the controller "
+                                "(pip install %s): %s" % (lib, lib, err))
+
+        document, source, violations, problem = self._load(args)
+        if problem:
+            return dict(result, failed=True, msg=problem, violations=[])
+        if not violations:
+            normalized, violations = fleet_roster.validate(
+                document, fleet_roster.load_schema(), args["hosts"], args["default_host"])
+        if violations:
+            return dict(result, failed=True,
+                        msg="%s is not a valid roster (%d problem%s):\n%s"
+                            % (source, len(violations), "" if len(violations) == 1 else "s",
+                               fleet_roster.format_violations(violations)),
+                        violations=[dict(path=v.path, message=v.message) for v in violations])
+        result.update(roster=normalized, placement=fleet_roster.placement(normalized),
+                      agent_count=len(normalized["agents"]), source=source)
+        return result
+
+    def _load(self, args):
+        """(document, source name, parse violations, problem that stops before parsing)."""
+        if args["roster"] is not None:
+            roster = args["roster"]
+            if isinstance(roster, str):
+                document, violations = fleet_roster.parse_text(roster, "the roster")
+                return document, "the roster", violations, None
+            return roster, "the roster", [], None
+        if args["profile"] is not None:
+            names = fleet_roster.preset_names()
+            if args["profile"] not in names:
+                return None, None, [], "unknown preset %r (presets: %s)" % (args["profile"], ", ".join(names))
+            path = os.path.join(fleet_roster.presets_dir(), args["profile"] + ".yaml")
+            source = "preset %r" % args["profile"]
+        else:
+            try:
+                path = self._find_needle("files", args["src"])
+            except AnsibleError:
+                return None, None, [], "roster file %s was not found" % args["src"]
+            source = path
+        try:
+            with open(path, "r", encoding="utf-8") as handle:
+                text = handle.read()
+        except (OSError, UnicodeDecodeError) as exc:
+            return None, None, [], "cannot read roster file %s: %s" % (path, exc)
+        document, violations = fleet_roster.parse_text(text, source)
+        return document, source, violations, None

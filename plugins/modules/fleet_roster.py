@@ -1,0 +1,144 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_roster
+short_description: Validate and normalize a mosaic.fleet roster on the controller
+version_added: 0.1.0
+description:
+  - Validates a fleet roster against the collection's single roster schema
+    (C(framework/fleet/roster.schema.json)) and the fleet invariants a schema cannot express,
+    then returns the normalized roster (every default filled in) and the placement of agents on
+    hosts.
+  - Runs entirely on the controller (it is an action plugin); no host is touched, so a bad
+    roster fails before any change.
+  - On failure it reports B(every) violation, each with its path (for example
+    C(agents[2].runtime)) and reason; YAML syntax errors carry their line and column.
+  - "Rules beyond the schema: agent names are unique and safe as tmux session, unit instance and
+    file names (letters, digits, C(_), C(-); not starting with C(-); at most 48 characters; no C(.)
+    because tmux rewrites it); no agent is named like the holder session; exactly one
+    C(orchestrator) and at least one C(enhancer) unless the roster declares C(profile: minimal) or
+    C(profile: canary); connector blocks match their kind; C(ssh) only together with C(host);
+    with O(hosts), every agent's host is an inventory host."
+author:
+  - mosaic.fleet developers
+options:
+  roster:
+    description:
+      - The roster as a mapping.
+      - Mutually exclusive with O(src) and O(profile).
+    type: raw
+  src:
+    description:
+      - Path to a roster file in YAML or JSON on the controller.
+      - A relative path is looked up like other controller files (the role's or playbook's
+        C(files/) directory, then the playbook directory).
+      - Mutually exclusive with O(roster) and O(profile).
+    type: path
+  profile:
+    description:
+      - Name of a preset shipped in C(framework/fleet/presets/).
+      - One of C(general), C(coding), C(research), C(hybrid), C(minimal), C(local-canary).
+      - Mutually exclusive with O(roster) and O(src).
+    type: str
+  hosts:
+    description:
+      - The inventory host names agents may be placed on. When given, every agent's host must
+        be one of them.
+    type: list
+    elements: str
+  default_host:
+    description:
+      - Host for agents that set no C(host) and when the roster has no C(defaults.host).
+      - Defaults to C(localhost).
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it never changes anything.
+  diff_mode:
+    support: none
+  action:
+    support: full
+  platform:
+    platforms: all
+notes:
+  - Requires C(jsonschema) and C(PyYAML) on the controller.
+  - Secrets never belong in the roster; an unknown key such as C(token) is an error at every
+    level.
+requirements:
+  - jsonschema >= 4.18 (controller)
+  - PyYAML (controller)
+"""
+
+EXAMPLES = r"""
+- name: Validate a shipped preset
+  mosaic.fleet.fleet_roster:
+    profile: coding
+
+- name: Validate the inventory's roster and place agents on the play's hosts
+  mosaic.fleet.fleet_roster:
+    roster: "{{ mosaic_fleet_roster }}"
+    hosts: "{{ ansible_play_hosts_all }}"
+    default_host: "{{ ansible_play_hosts_all | first }}"
+  register: fleet
+  run_once: true
+  delegate_to: localhost
+
+- name: Validate a roster file
+  mosaic.fleet.fleet_roster:
+    src: rosters/prod.yaml
+"""
+
+RETURN = r"""
+roster:
+  description: The normalized roster; every agent carries C(name), C(runtime), C(class),
+    C(persistent_persona), C(model_hint), C(host), C(ssh), C(socket), C(working_directory)
+    and C(command).
+  returned: success
+  type: dict
+  sample:
+    version: 1
+    tenant: default
+    profile: canary
+    tmux: {socket_name: mosaic-fleet, holder_session: mosaic-holder}
+    agents:
+      - {name: orchestrator, runtime: stub, class: orchestrator, host: localhost, socket: mosaic-fleet}
+placement:
+  description: Host name to the names of the agents placed on it, in roster order.
+  returned: success
+  type: dict
+  sample: {localhost: [orchestrator, enhancer, worker]}
+agent_count:
+  description: Number of agents in the roster.
+  returned: success
+  type: int
+  sample: 3
+violations:
+  description: Every violation found, each with C(path) and C(message).
+  returned: failure
+  type: list
+  elements: dict
+  sample:
+    - {path: "agents[2].runtime", message: "must be one of: claude, codex, pi, opencode, stub (got 'gpt')"}
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        roster=dict(type="raw"), src=dict(type="path"), profile=dict(type="str"),
+        hosts=dict(type="list", elements="str"), default_host=dict(type="str"),
+    ), supports_check_mode=True)
+    module.fail_json(msg="mosaic.fleet.fleet_roster runs on the controller as an action plugin; "
+                         "it cannot be executed as a module on a target.")
+
+
+if __name__ == "__main__":
+    main()
