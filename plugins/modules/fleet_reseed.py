@@ -1,0 +1,439 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_reseed
+short_description: Install or re-seed the Mosaic framework into a fleet user's MOSAIC_HOME
+version_added: 0.1.0
+description:
+  - Syncs the framework tree shipped with this collection (or O(src)) into the fleet user's
+    MOSAIC_HOME by ownership class, and records what it installed in
+    C(MOSAIC_HOME/.mosaic-manifest.json) (version, tree digest, a checksum and mode per file).
+  - The same module does the first install (used by the stand-up role) and every upgrade
+    (C(playbooks/reseed.yml)).
+  - "I(framework-owned) files (everything shipped that is neither user-owned nor seed-once): created
+    when absent; replaced when the shipped content changed; when the user edited the installed
+    copy (its checksum differs from the manifest) and the shipped content changed, the edit is
+    first kept once as C(<path>.<old version>.bak); when the shipped content did not change, the
+    edit is left alone and reported in RV(preserved); when no longer shipped, removed if
+    unmodified, else kept and reported in RV(orphaned)."
+  - "I(seed-once) files (C(SOUL.md), C(USER.md): templates the user is meant to edit): created when
+    absent, never replaced, never removed."
+  - "I(user-owned) files (C(SOUL.md), C(USER.md), C(*.local.md), C(policy/**), C(credentials/**),
+    everything the collection renders at run time: C(fleet/roster.yaml), C(fleet/holder.env),
+    C(fleet/agents/**), C(fleet/run/**), C(fleet/log/**), the manifest, and anything the framework
+    does not ship): never written, never deleted, never shown in a diff."
+  - Files are written atomically (a temporary file in the same directory, then a rename) with the
+    mode they have in the framework tree; running as root for another O(user), they are chowned to
+    that user.
+  - "The transfer costs a constant number of round trips whatever the file count: the action
+    plugin first runs the module once with the tree's index (checksums and modes, no content).
+    When the installed manifest already has the same O(version) and tree digest (and O(force) is
+    not set), or nothing would change, that single call is all. Otherwise the framework is packed
+    into one deterministic tar.gz on the controller, transferred once, and applied by one more
+    module run."
+author:
+  - mosaic.fleet developers
+options:
+  user:
+    description:
+      - The fleet user who owns MOSAIC_HOME.
+      - Defaults to the user the module runs as.
+    type: str
+  mosaic_home:
+    description:
+      - The framework directory on the host.
+      - Defaults to C(~user/.config/mosaic) for O(user).
+    type: path
+  src:
+    description:
+      - The framework tree on the controller.
+      - Defaults to the C(framework/) directory of this collection.
+    type: path
+  version:
+    description:
+      - The framework version recorded in the manifest and used to name backups.
+      - Defaults to the collection's version (from its C(MANIFEST.json), or C(galaxy.yml) in a
+        checkout).
+    type: str
+  force:
+    description:
+      - Re-check every file even when the installed manifest already records the same
+        O(version) and tree digest (without it such a host is left alone after reading only its
+        manifest). Restores deleted framework files and fixes modes.
+      - It never overrides the ownership rules.
+    type: bool
+    default: false
+  archive:
+    description:
+      - Internal, set by the action plugin. Path on the host of the transferred framework
+        archive.
+    type: path
+  index:
+    description:
+      - Internal, set by the action plugin. The shipped tree as C({relpath: [sha256, mode]}),
+        used to plan without the archive.
+    type: dict
+  tree:
+    description:
+      - Internal, set by the action plugin. Digest of the shipped tree.
+    type: str
+extends_documentation_fragment: []
+attributes:
+  check_mode:
+    support: full
+    details: Plans and reports without writing anything.
+  diff_mode:
+    support: full
+    details: One diff per created, updated or removed text file, with headers naming the path and
+      the versions. User-owned files never appear.
+  action:
+    support: full
+  platform:
+    platforms: posix
+notes:
+  - The manifest format is described in C(docs/DEVELOPING.md) of the collection.
+  - Systemd unit files are shipped under C(systemd/user/) in MOSAIC_HOME; copying them into
+    C(~/.config/systemd/user/) is the stand-up role's job, not this module's.
+seealso:
+  - name: Upgrade (re-seed)
+    description: The C(mosaic.fleet.reseed) playbook and its rolling relaunch.
+    link: https://github.com/mosaic-fleet/mosaic.fleet#upgrade-re-seed
+requirements:
+  - python3 (stdlib only) on the host
+"""
+
+EXAMPLES = r"""
+- name: Install the framework for the fleet user (first install; the stand-up role does this)
+  mosaic.fleet.fleet_reseed:
+    user: fleet
+    mosaic_home: /home/fleet/.config/mosaic
+  become: true
+
+- name: Re-seed a custom framework tree as version 2.0.0
+  mosaic.fleet.fleet_reseed:
+    user: fleet
+    src: /srv/mosaic/framework
+    version: 2.0.0
+  register: reseed
+
+- name: Show what changed
+  ansible.builtin.debug:
+    msg: "{{ reseed.version_from }} -> {{ reseed.version_to }}: updated {{ reseed.updated }}"
+"""
+
+RETURN = r"""
+version_from:
+  description: The version recorded in the manifest before this run (null on a first install).
+  returned: always
+  type: str
+  sample: 0.1.0
+version_to:
+  description: The version installed by this run.
+  returned: always
+  type: str
+  sample: 0.2.0
+created:
+  description: Paths (relative to MOSAIC_HOME) created because they were absent.
+  returned: always
+  type: list
+  elements: str
+  sample: [tools/fleet/new-tool.sh]
+updated:
+  description: Framework paths replaced with new content, or whose mode was fixed.
+  returned: always
+  type: list
+  elements: str
+  sample: [AGENTS.md]
+backed_up:
+  description: Backups made of user-edited framework files before they were replaced
+    (C(<path>.<old version>.bak)).
+  returned: always
+  type: list
+  elements: str
+  sample: [AGENTS.md.0.1.0.bak]
+preserved:
+  description: User-edited framework files left alone because their shipped content did not
+    change.
+  returned: always
+  type: list
+  elements: str
+  sample: [CONSTITUTION.md]
+removed:
+  description: Unmodified framework files deleted because the framework no longer ships them.
+  returned: always
+  type: list
+  elements: str
+  sample: [tools/fleet/old-tool.sh]
+orphaned:
+  description: User-edited framework files the framework no longer ships; kept, and from now on
+    the user's.
+  returned: always
+  type: list
+  elements: str
+  sample: [docs/old.md]
+up_to_date:
+  description: True when the manifest already recorded this version and tree digest and O(force)
+    was not set, so nothing but the manifest was read.
+  returned: always
+  type: bool
+mosaic_home:
+  description: The MOSAIC_HOME that was synced.
+  returned: always
+  type: str
+  sample: /home/fleet/.config/mosaic
+transferred:
+  description: Whether the framework archive was transferred (false when the index was enough).
+  returned: always
+  type: bool
+"""
+
+import errno
+import os
+import pwd
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_native
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import sync
+
+DIFF_MAX_BYTES = 256 * 1024
+REPORT_KEYS = ("created", "updated", "backed_up", "preserved", "removed", "orphaned")
+
+
+def _resolve_user(name):
+    if name:
+        return pwd.getpwnam(name)
+    return pwd.getpwuid(os.geteuid())
+
+
+class Tree(object):
+    """Disk access for one MOSAIC_HOME. Owner is (uid, gid) to chown to, or None."""
+
+    def __init__(self, root, owner):
+        self.root = root
+        self.owner = owner
+
+    def path(self, rel):
+        return os.path.join(self.root, *rel.split("/"))
+
+    def inspect(self, rels):
+        """``({rel: sha256 or None}, {rel: mode})``; a directory in a file's place is an error."""
+        shas, modes = {}, {}
+        for rel in rels:
+            full = self.path(rel)
+            try:
+                st = os.stat(full)
+            except OSError as exc:
+                if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+                    shas[rel] = None
+                    continue
+                raise
+            if os.path.isdir(full):
+                raise ValueError("%s is a directory where the framework has a file" % full)
+            shas[rel] = sync.file_sha256(full)
+            modes[rel] = st.st_mode & 0o7777
+        return shas, modes
+
+    def read(self, rel):
+        try:
+            with open(self.path(rel), "rb") as f:
+                return f.read()
+        except (IOError, OSError):
+            return None
+
+    def makedirs(self, directory):
+        missing = []
+        d = directory
+        while not os.path.isdir(d):
+            missing.append(d)
+            parent = os.path.dirname(d)
+            if parent == d:
+                break
+            d = parent
+        for d in reversed(missing):
+            os.mkdir(d, 0o755)
+            if self.owner:
+                os.chown(d, *self.owner)
+
+    def write(self, rel, data, mode):
+        full = self.path(rel)
+        directory = os.path.dirname(full)
+        self.makedirs(directory)
+        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(full) + ".", suffix=".tmp",
+                                   dir=directory)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+            os.chmod(tmp, mode)
+            if self.owner:
+                os.chown(tmp, *self.owner)
+            os.replace(tmp, full)
+        except BaseException:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+            raise
+
+    def copy(self, rel, dest_rel):
+        full = self.path(rel)
+        with open(full, "rb") as f:
+            data = f.read()
+        self.write(dest_rel, data, os.stat(full).st_mode & 0o7777)
+
+    def chmod(self, rel, mode):
+        os.chmod(self.path(rel), mode)
+
+    def remove(self, rel):
+        full = self.path(rel)
+        os.unlink(full)
+        # Drop directories this removal emptied, never MOSAIC_HOME itself.
+        d = os.path.dirname(full)
+        while d != self.root and d.startswith(self.root + os.sep):
+            try:
+                os.rmdir(d)
+            except OSError:
+                break
+            d = os.path.dirname(d)
+
+
+def _text(data):
+    if data is None:
+        return ""
+    if len(data) > DIFF_MAX_BYTES or b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
+def _diffs(tree, result, contents):
+    """before/after per created, updated or removed text file (framework and seed files only)."""
+    diffs = []
+    vfrom = result["version_from"] or "absent"
+    vto = result["version_to"]
+    for op, rel, _detail in result["actions"]:
+        if op not in (sync.OP_CREATE, sync.OP_UPDATE, sync.OP_REMOVE):
+            continue  # the plan never holds user-owned paths, so credentials never show here
+        before = tree.read(rel) if op != sync.OP_CREATE else b""
+        after = contents[rel][0] if op != sync.OP_REMOVE else b""
+        before_text, after_text = _text(before), _text(after)
+        if before_text is None or after_text is None:
+            diffs.append({"before_header": "%s (%s)" % (rel, vfrom),
+                          "after_header": "%s (%s)" % (rel, vto),
+                          "before": "(binary or large file)\n" if op != sync.OP_CREATE else "",
+                          "after": "(binary or large file)\n" if op != sync.OP_REMOVE else ""})
+            continue
+        diffs.append({"before_header": "%s (%s)" % (rel, vfrom if op != sync.OP_CREATE else "absent"),
+                      "after_header": "%s (%s)" % (rel, vto if op != sync.OP_REMOVE else "removed"),
+                      "before": before_text, "after": after_text})
+    manifest_before = tree.read(sync.MANIFEST_NAME)
+    if result["manifest_changed"] and not diffs:
+        diffs.append({"before_header": "%s (%s)" % (sync.MANIFEST_NAME, vfrom),
+                      "after_header": "%s (%s)" % (sync.MANIFEST_NAME, vto),
+                      "before": _text(manifest_before) or "",
+                      "after": sync.render_manifest(result["manifest"])})
+    return diffs
+
+
+def _apply(tree, result, contents):
+    for op, rel, detail in result["actions"]:
+        if op == sync.OP_BACKUP:
+            tree.copy(rel, detail)
+        elif op in (sync.OP_CREATE, sync.OP_UPDATE):
+            data, mode = contents[rel]
+            tree.write(rel, data, mode)
+        elif op == sync.OP_CHMOD:
+            tree.chmod(rel, sync.mode_int(result["manifest"]["files"][rel]["mode"]))
+        elif op == sync.OP_REMOVE:
+            tree.remove(rel)
+    if result["manifest_changed"]:
+        tree.write(sync.MANIFEST_NAME, sync.render_manifest(result["manifest"]).encode("utf-8"), 0o644)
+
+
+def run(module):
+    params = module.params
+    try:
+        pw = _resolve_user(params["user"])
+    except KeyError:
+        module.fail_json(msg="no such user on the host: %s" % params["user"])
+    mosaic_home = params["mosaic_home"] or os.path.join(pw.pw_dir, ".config", "mosaic")
+    mosaic_home = os.path.abspath(os.path.expanduser(mosaic_home)).rstrip(os.sep) or os.sep
+    owner = (pw.pw_uid, pw.pw_gid) if os.geteuid() == 0 and pw.pw_uid != 0 else None
+    tree = Tree(mosaic_home, owner)
+    version = params["version"]
+
+    manifest = sync.parse_manifest(_text(tree.read(sync.MANIFEST_NAME)))
+    contents = None
+    if params["archive"]:
+        with open(params["archive"], "rb") as f:
+            contents = sync.read_archive(f)
+        shipped = dict((rel, (sync.sha256_bytes(data), mode)) for rel, (data, mode) in contents.items())
+    elif params["index"] is not None:
+        shipped = dict((rel, (v[0], sync.mode_int(v[1]))) for rel, v in params["index"].items())
+    else:
+        module.fail_json(msg="fleet_reseed needs its action plugin (call it as mosaic.fleet.fleet_reseed "
+                             "from a task or `ansible -m`); the archive and index were not given")
+    digest = sync.tree_digest(shipped)
+    if params["tree"] and params["tree"] != digest:
+        module.fail_json(msg="the framework archive does not match its index (tree digest %s, expected %s)"
+                             % (digest, params["tree"]))
+
+    base = dict(changed=False, version_from=manifest["version"], version_to=version,
+                mosaic_home=mosaic_home, user=pw.pw_name, up_to_date=False)
+    if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
+        base.update((k, []) for k in REPORT_KEYS)
+        base["up_to_date"] = True
+        module.exit_json(**base)
+
+    installed, modes = tree.inspect(sync.paths_to_inspect(shipped, manifest))
+    result = sync.plan(shipped, installed, manifest, version, installed_modes=modes)
+    base.update((k, result[k]) for k in REPORT_KEYS)
+    base["changed"] = result["changed"]
+
+    if contents is None:
+        # Index only: enough when nothing changes, or in check mode without a diff.
+        needs_archive = result["changed"] and not (module.check_mode and not module._diff)
+        module.exit_json(needs_archive=needs_archive, **base)
+
+    if module._diff and result["changed"]:
+        base["diff"] = _diffs(tree, result, contents)
+    if not module.check_mode and result["changed"]:
+        _apply(tree, result, contents)
+    module.exit_json(**base)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            user=dict(type="str"),
+            mosaic_home=dict(type="path"),
+            src=dict(type="path"),
+            version=dict(type="str"),
+            force=dict(type="bool", default=False),
+            archive=dict(type="path"),
+            index=dict(type="dict"),
+            tree=dict(type="str"),
+        ),
+        supports_check_mode=True,
+    )
+    if not module.params["version"]:
+        module.fail_json(msg="version is required when the module runs without its action plugin")
+    try:
+        run(module)
+    except (IOError, OSError, ValueError) as exc:
+        module.fail_json(msg="re-seed of the framework failed: %s" % to_native(exc))
+
+
+if __name__ == "__main__":
+    main()
