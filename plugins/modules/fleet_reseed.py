@@ -76,14 +76,13 @@ options:
     type: path
   index:
     description:
-      - Internal, set by the action plugin. The shipped tree as C({relpath: [sha256, mode]}),
-        used to plan without the archive.
+      - "Internal, set by the action plugin. The shipped tree as C({relpath: [sha256, mode]}),
+        used to plan without the archive."
     type: dict
   tree:
     description:
       - Internal, set by the action plugin. Digest of the shipped tree.
     type: str
-extends_documentation_fragment: []
 attributes:
   check_mode:
     support: full
@@ -100,10 +99,6 @@ notes:
   - The manifest format is described in C(docs/DEVELOPING.md) of the collection.
   - Systemd unit files are shipped under C(systemd/user/) in MOSAIC_HOME; copying them into
     C(~/.config/systemd/user/) is the stand-up role's job, not this module's.
-seealso:
-  - name: Upgrade (re-seed)
-    description: The C(mosaic.fleet.reseed) playbook and its rolling relaunch.
-    link: https://github.com/mosaic-fleet/mosaic.fleet#upgrade-re-seed
 requirements:
   - python3 (stdlib only) on the host
 """
