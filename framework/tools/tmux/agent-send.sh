@@ -1,0 +1,358 @@
+#!/usr/bin/env bash
+# agent-send.sh - deliver one message into a fleet agent's tmux pane: literally, serialized, verified.
+#
+# Usage:
+#   agent-send.sh [-L socket] [-H user@host] [-S source] -s session (-m message | -m -)
+#                 [--verify | --no-verify] [--timeout seconds] [--json]
+#
+#   -s session    the destination agent (its tmux session name; matched exactly, never by prefix)
+#   -m message    the message text; "-m -" reads it from stdin. Trailing newlines are dropped,
+#                 everything else (newlines, quotes, $(...), `tmux #{formats}`, key names such as
+#                 C-c or Enter, escapes) is delivered literally, never interpreted.
+#   -L socket     tmux socket name (tmux -L). Without -L: the destination agent's own socket from
+#                 $MOSAIC_HOME/fleet/agents/<session>.env when that file exists, else
+#                 $MOSAIC_TMUX_SOCKET; empty means the default tmux socket (no -L).
+#   -H user@host  the agent runs on another host: run agent-send.sh there over ssh (BatchMode, a
+#                 connect timeout) as ~/.config/mosaic/tools/tmux/agent-send.sh, with the message
+#                 on stdin (never on the remote command line).
+#   -S source     the sender's name in the preamble. Default: $MOSAIC_AGENT_NAME, else the
+#                 caller's tmux session, else "operator".
+#   --verify      (default) wait for evidence that THIS message was submitted: after the paste the
+#                 message's tail (or a TUI paste placeholder such as "[Pasted text #1 +9 lines]")
+#                 stands at the input cursor, and after Enter it has left the cursor line and
+#                 appears once more in the transcript above it.
+#   --no-verify   paste and press Enter only; the outcome is then "unconfirmed".
+#   --timeout s   overall limit in seconds (lock wait, evidence, ssh); default 10.
+#   --json        print one JSON object: outcome, preamble, bytes, elapsed_ms, target, host,
+#                 socket, reason.
+#
+# The message arrives as "[<src_host>:<src_session> -> <dst_host>:<dst_session>] <text>", pasted
+# from a uniquely named tmux buffer with bracketed paste (line feeds kept), then Enter as a
+# separate key after MOSAIC_SEND_ENTER_DELAY seconds (default 0.3: TUIs that detect pastes
+# swallow an Enter that arrives with the paste). Sends to one pane are serialized by a lock
+# under $MOSAIC_HOME/fleet/run/locks. Every send appends an audit line (time, outcome, source,
+# destination, bytes, sha256 of the delivered text, elapsed) to $MOSAIC_HOME/fleet/log/send.log.
+#
+# Outcomes and exit codes:
+#   0  delivered      evidence that this message was submitted
+#   2  usage          bad arguments; nothing was sent
+#   3  unconfirmed    sent, but the evidence is incomplete (or --no-verify; or the pane's terminal
+#                     echoes input itself, so no program is proven to have read it)
+#   4  not_delivered  nothing was submitted: dead pane, paste failed, lock timeout, ssh failure
+#   5  no_session     no such session (or no tmux server) on the destination
+#
+# Environment: MOSAIC_HOME (default ~/.config/mosaic), MOSAIC_TMUX_SOCKET, MOSAIC_AGENT_NAME,
+# MOSAIC_SEND_ENTER_DELAY (seconds, default 0.3), MOSAIC_SEND_REMOTE_TOOL (path of agent-send.sh
+# on the remote host, default ~/.config/mosaic/tools/tmux/agent-send.sh), MOSAIC_SEND_SSH_OPTIONS
+# (extra ssh options, split on spaces).
+set -u -o pipefail
+
+readonly EXIT_DELIVERED=0 EXIT_USAGE=2 EXIT_UNCONFIRMED=3 EXIT_NOT_DELIVERED=4 EXIT_NO_SESSION=5
+PROG=agent-send.sh
+SELF=$(readlink -f "${BASH_SOURCE[0]}")
+TOOLS_DIR=${SELF%/*/*}
+MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
+ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
+POLL=0.02
+HISTORY_LINES=200
+PLACEHOLDER_RE='\[(Pasted text|paste) #[0-9]+'
+NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
+
+# THE shell socket rule lives in lib.sh (mosaic_tmux); the inline copy only covers a tree
+# without it and must stay identical: -L only for a non-empty socket name.
+# shellcheck source=../fleet/lib.sh
+[[ -r $TOOLS_DIR/fleet/lib.sh ]] && . "$TOOLS_DIR/fleet/lib.sh"
+if ! declare -F mosaic_tmux >/dev/null; then
+  mosaic_tmux() {
+    if [[ -n ${MOSAIC_TMUX_SOCKET:-} ]]; then tmux -L "$MOSAIC_TMUX_SOCKET" "$@"; else tmux "$@"; fi
+  }
+fi
+
+usage() { sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$SELF"; }
+usage_error() {
+  printf '%s: %s\n' "$PROG" "$1" >&2
+  printf 'usage: %s [-L socket] [-H user@host] [-S source] -s session (-m message | -m -) [--verify|--no-verify] [--timeout s] [--json]\n' "$PROG" >&2
+  exit "$EXIT_USAGE"
+}
+
+now_us() { local _us=${EPOCHREALTIME/./}; printf -v "$1" "%s" "$((10#$_us))"; }
+
+json_str() {  # JSON string literal of $1 into the variable named $2
+  local s=$1 out="" c i
+  s=${s//\\/\\\\}; s=${s//\"/\\\"}; s=${s//$'\n'/\\n}; s=${s//$'\r'/\\r}; s=${s//$'\t'/\\t}
+  if [[ $s == *[$'\x01'-$'\x1f']* ]]; then
+    for ((i = 0; i < ${#s}; i++)); do
+      c=${s:i:1}
+      if [[ $c == [$'\x01'-$'\x1f'] ]]; then printf -v c '\\u%04x' "'$c"; fi
+      out+=$c
+    done
+    s=$out
+  fi
+  printf -v "$2" '"%s"' "$s"
+}
+
+# ---------------------------------------------------------------- arguments
+socket="" socket_given=0 remote="" source="" session="" message="" have_message=0
+verify=1 timeout=10 json=0 src_host=""
+while (($#)); do
+  case $1 in
+    -h | --help) usage; exit 0 ;;
+    --verify) verify=1; shift; continue ;;
+    --no-verify) verify=0; shift; continue ;;
+    --json) json=1; shift; continue ;;
+    -L | -H | -S | -s | -m | --timeout | --src-host)
+      (($# >= 2)) || usage_error "$1 needs a value" ;;
+    --timeout=*) set -- --timeout "${1#*=}" "${@:2}"; continue ;;
+    *) usage_error "unknown argument: $1" ;;
+  esac
+  case $1 in
+    -L) socket=$2; socket_given=1 ;;
+    -H) remote=$2 ;;
+    -S) source=$2 ;;
+    -s) session=$2 ;;
+    -m) message=$2; have_message=1 ;;
+    --timeout) timeout=$2 ;;
+    --src-host) src_host=$2 ;;  # set by the sending host when it relays a send with -H
+  esac
+  shift 2
+done
+
+[[ -n $session ]] || usage_error "-s session is required"
+[[ $session =~ $NAME_RE ]] || usage_error "invalid session name: $session"
+((have_message)) || usage_error "-m message (or -m - for stdin) is required"
+[[ $socket =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$ ]] || usage_error "invalid socket name: $socket"
+[[ -z $remote || $remote =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_][A-Za-z0-9_.:-]*$ ]] ||
+  usage_error "invalid -H destination: $remote (expected user@host)"
+[[ -z $source || $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || usage_error "invalid source name: $source"
+[[ -z $src_host || $src_host =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || usage_error "invalid source host: $src_host"
+[[ $timeout =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ $timeout != 0 && ! $timeout =~ ^0+(\.0+)?$ ]] ||
+  usage_error "--timeout must be a positive number of seconds"
+[[ $ENTER_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "MOSAIC_SEND_ENTER_DELAY must be a number of seconds"
+
+if [[ $message == - ]]; then message=$(cat); else message=$(printf '%s' "$message"); fi
+[[ -n $message ]] || usage_error "the message is empty"
+
+now_us t_start
+timeout_us=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1000000 }')
+deadline=$((t_start + timeout_us))
+
+if [[ -z $source ]]; then
+  source=${MOSAIC_AGENT_NAME:-}
+  if [[ -z $source && -n ${TMUX:-} ]]; then source=$(tmux display-message -p '#S' 2>/dev/null) || source=""; fi
+  [[ $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || source=operator
+fi
+local_host=$(hostname -s 2>/dev/null || uname -n)
+local_host=${local_host%%.*}
+[[ -n $src_host ]] || src_host=$local_host
+
+# ---------------------------------------------------------------- result, audit, exit
+outcome="" reason="" preamble="" dst_host="" text_file="" buffer=""
+cleanup() {
+  [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
+  [[ -n $text_file ]] && rm -f -- "$text_file"
+}
+trap cleanup EXIT
+
+audit() {  # one line per send in the sender-side fleet user's log
+  local dir=$MOSAIC_HOME/fleet/log digest
+  digest=$(printf '%s%s' "$preamble" "$message" | sha256sum)
+  mkdir -p -- "$dir" 2>/dev/null &&
+    printf '%(%Y-%m-%dT%H:%M:%S%z)T outcome=%s src=%s:%s dst=%s:%s bytes=%s sha256=%s elapsed_ms=%s\n' \
+      -1 "$outcome" "$src_host" "$source" "$1" "$session" "$bytes" "${digest%% *}" "$elapsed_ms" \
+      >>"$dir/send.log" 2>/dev/null
+}
+
+finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's code
+  outcome=$1 reason=${2:-}
+  local t_end rc j_out j_pre j_host j_reason j_socket
+  now_us t_end
+  elapsed_ms=$(((t_end - t_start) / 1000))
+  case $outcome in
+    delivered) rc=$EXIT_DELIVERED ;; unconfirmed) rc=$EXIT_UNCONFIRMED ;;
+    no_session) rc=$EXIT_NO_SESSION ;; *) rc=$EXIT_NOT_DELIVERED ;;
+  esac
+  audit "${remote:-$dst_host}"
+  if ((json)); then
+    json_str "$outcome" j_out; json_str "$preamble" j_pre; json_str "$dst_host" j_host
+    json_str "$reason" j_reason; json_str "$socket" j_socket
+    printf '{"outcome": %s, "preamble": %s, "bytes": %s, "elapsed_ms": %s, "target": "%s", "host": %s, "socket": %s, "reason": %s}\n' \
+      "$j_out" "$j_pre" "$bytes" "$elapsed_ms" "$session" "$j_host" "$j_socket" "$j_reason"
+  else
+    printf '%s %s:%s (%s bytes, %s ms)%s\n' "$outcome" "$dst_host" "$session" "$bytes" "$elapsed_ms" \
+      "${reason:+: $reason}"
+  fi
+  exit "$rc"
+}
+
+# ---------------------------------------------------------------- remote: run there over ssh
+if [[ -n $remote ]]; then
+  dst_host=${remote#*@}
+  preamble="[$src_host:$source -> $dst_host:$session] "
+  bytes=$(printf '%s%s' "$preamble" "$message" | wc -c)
+  remote_tool=${MOSAIC_SEND_REMOTE_TOOL:-'~/.config/mosaic/tools/tmux/agent-send.sh'}
+  args=(--src-host "$src_host" -S "$source" -s "$session" --timeout "$timeout" --json -m -)
+  ((socket_given)) && args+=(-L "$socket")
+  ((verify)) || args+=(--no-verify)
+  # Every argument is checked against a plain-character pattern above and %q-quoted, so the
+  # remote shell sees exactly these words; the message itself only travels on stdin.
+  cmd=$remote_tool
+  for a in "${args[@]}"; do cmd+=" $(printf '%q' "$a")"; done
+  connect=$(awk -v t="$timeout" 'BEGIN { c = int(t + 0.999); if (c > 10) c = 10; if (c < 1) c = 1; print c }')
+  # shellcheck disable=SC2086  # MOSAIC_SEND_SSH_OPTIONS is a list of words on purpose
+  text_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
+  out=$(printf '%s' "$message" |
+    timeout -k 1 "$(awk -v t="$timeout" -v c="$connect" 'BEGIN { print int(t + c + 5) }')" \
+      ssh -o BatchMode=yes -o ConnectTimeout="$connect" ${MOSAIC_SEND_SSH_OPTIONS:-} -- "$remote" "$cmd" \
+      2>"$text_file")
+  rc=$?
+  err=$(tail -n 3 "$text_file"); err=${err//$'\n'/ }
+  if [[ $out =~ \"outcome\":\ \"([a-z_]+)\" ]]; then
+    remote_outcome=${BASH_REMATCH[1]}
+    [[ $out =~ \"preamble\":\ \"([^\"]*)\" ]] && preamble=${BASH_REMATCH[1]}
+    [[ $out =~ \"host\":\ \"([^\"]*)\" ]] && dst_host=${BASH_REMATCH[1]}
+    [[ $out =~ \"reason\":\ \"([^\"]*)\" ]] && reason=${BASH_REMATCH[1]}
+    finish "$remote_outcome" "$reason"
+  fi
+  case $rc in
+    124 | 137) finish not_delivered "ssh $remote: no answer within ${timeout}s" ;;
+    255) finish not_delivered "ssh $remote failed: ${err:-connection error}" ;;
+    127) finish not_delivered "agent-send.sh not found on $remote: $err" ;;
+    *) finish not_delivered "remote agent-send.sh on $remote failed (exit $rc): ${err:-no output}" ;;
+  esac
+fi
+
+# ---------------------------------------------------------------- local delivery
+dst_host=$local_host
+preamble="[$src_host:$source -> $dst_host:$session] "
+text="$preamble$message"
+bytes=$(printf '%s' "$text" | wc -c)
+
+if ((!socket_given)); then
+  socket=${MOSAIC_TMUX_SOCKET:-}
+  env_file=$MOSAIC_HOME/fleet/agents/$session.env
+  if [[ -r $env_file ]]; then
+    line=$(grep -m1 '^MOSAIC_TMUX_SOCKET=' "$env_file") && {
+      line=${line#*=}; line=${line#\"}; line=${line%\"}
+      [[ $line =~ ^[A-Za-z0-9_.-]*$ ]] && socket=$line
+    }
+  fi
+fi
+export MOSAIC_TMUX_SOCKET=$socket
+
+lock_dir=$MOSAIC_HOME/fleet/run/locks
+mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
+exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
+  finish not_delivered "cannot open the send lock in $lock_dir"
+lock_wait=$(awk -v t="$timeout" 'BEGIN { printf "%.3f", t }')
+flock -w "$lock_wait" "$lock_fd" ||
+  finish not_delivered "another send to $session held the lock for ${timeout}s"
+
+pane_info() {  # fills pane_id pane_dead pane_in_mode pane_tty; returns tmux's status
+  local out
+  out=$(mosaic_tmux display-message -p -t "=$session:" '#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_tty}' 2>&1) ||
+    { pane_error=$out; return 1; }
+  read -r pane_id pane_dead pane_in_mode pane_tty <<<"$out"
+}
+pane_info || finish no_session "no session $session on ${socket:-the default socket}: ${pane_error//$'\n'/ }"
+[[ $pane_id == %* ]] || finish no_session "no session $session: $pane_id"
+((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
+for _ in 1 2 3; do
+  ((pane_in_mode)) || break
+  mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
+  pane_info || finish no_session "session $session went away"
+done
+((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
+
+# A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
+tty_echoes=0
+if stty_out=$(stty -a -F "$pane_tty" 2>/dev/null); then
+  [[ " ${stty_out//$'\n'/ } " =~ [\ \;]icanon[\ \;] && " ${stty_out//$'\n'/ } " =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
+fi
+
+# Evidence helpers. probe: the tail of the message's last line, as the screen shows it.
+last_line=${text##*$'\n'}
+last_line=${last_line%"${last_line##*[![:space:]]}"}
+if ((${#last_line} > 12)); then probe=${last_line: -12}; else probe=$last_line; fi
+probe=${probe##*[$'\t\r\x01'-$'\x1f']}
+[[ -n $probe ]] || probe=${preamble% }
+
+count_of() {  # count_of HAYSTACK NEEDLE VAR
+  local _hay=$1 _rest
+  _rest=${_hay//"$2"/}
+  printf -v "$3" '%s' "$(((${#_hay} - ${#_rest}) / ${#2}))"
+}
+placeholders_in() {  # placeholders_in TEXT VAR: lines holding a paste placeholder
+  local _n=0 _l
+  while IFS= read -r _l; do [[ $_l =~ $PLACEHOLDER_RE ]] && _n=$((_n + 1)); done <<<"$1"
+  printf -v "$2" '%s' "$_n"
+}
+snapshot() {  # snapshot PREFIX: PREFIX_cursor (the cursor's logical line), PREFIX_above; counts
+  local y y2 out cur above n
+  y=$(mosaic_tmux display-message -p -t "$pane_id" '#{cursor_y}') || return 1
+  out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S "-$HISTORY_LINES" -E "$y" \; \
+    display-message -p -t "$pane_id" '#{cursor_y}'; printf x) || return 1
+  out=${out%$'\nx'}
+  y2=${out##*$'\n'}; out=${out%$'\n'*}
+  [[ $y2 == "$y" ]] || return 1  # the screen moved between the two reads: read again
+  cur=${out##*$'\n'}; above=${out%"$cur"}
+  [[ $out == *$'\n'* ]] || above=""
+  printf -v "${1}_cursor" '%s' "$cur"
+  count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
+  count_of "$above" "$probe" n; printf -v "${1}_above_probe" '%s' "$n"
+  placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
+  placeholders_in "$above" n; printf -v "${1}_above_ph" '%s' "$n"
+}
+pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
+  snapshot p || return 1
+  ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
+}
+submitted_evidence() {  # it left the cursor line and shows once more in the transcript above
+  snapshot e || return 1
+  ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
+  ((e_above_probe > base_above_probe || e_above_ph > base_above_ph))
+}
+sleep_until() { local t; now_us t; (($1 > t)) && sleep "$(printf '0.%06d' $(($1 - t)))"; }
+delay_us=$(awk -v t="$ENTER_DELAY" 'BEGIN { printf "%d", t * 1000000 }')
+
+if ((verify)); then
+  for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
+fi
+
+# ---------------------------------------------------------------- paste, then Enter
+text_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
+printf '%s' "$text" >"$text_file"
+buffer="mosaic-send-$$-$RANDOM$RANDOM"
+paste_err=$(mosaic_tmux load-buffer -b "$buffer" - \; paste-buffer -p -r -d -b "$buffer" -t "$pane_id" \
+  <"$text_file" 2>&1) || finish not_delivered "tmux could not paste into $session: ${paste_err//$'\n'/ }"
+buffer=""
+now_us t_paste
+
+pasted=0
+if ((verify)); then
+  # Wait for the paste to show; at most half of the time left, never less than the Enter delay.
+  now_us t
+  paste_deadline=$((t + (deadline - t) / 2))
+  ((paste_deadline > t_paste + delay_us)) || paste_deadline=$((t_paste + delay_us))
+  while :; do
+    pasted_evidence && { pasted=1; break; }
+    now_us t
+    ((t < paste_deadline)) || break
+    sleep "$POLL"
+  done
+fi
+sleep_until $((t_paste + delay_us))
+enter_err=$(mosaic_tmux send-keys -t "$pane_id" Enter 2>&1) ||
+  finish not_delivered "the paste reached $session but Enter failed: ${enter_err//$'\n'/ }"
+
+((verify)) || finish unconfirmed "sent without verification (--no-verify)"
+((pasted)) || finish unconfirmed "the message never showed at the input cursor of $session"
+while :; do
+  sleep "$POLL"
+  if submitted_evidence; then
+    ((tty_echoes)) && finish unconfirmed "the terminal of $session echoes input itself; no program proved it read the message"
+    finish delivered
+  fi
+  now_us t
+  ((t < deadline)) || break
+done
+finish unconfirmed "the message was pasted but did not leave the input area of $session within ${timeout}s"
