@@ -1,0 +1,92 @@
+# shellcheck shell=bash
+# Mosaic fleet shell helpers, sourced by the scripts in tools/fleet/ (never run directly).
+#
+#   mosaic_tmux ARGS...            THE shell socket rule: `tmux -L "$MOSAIC_TMUX_SOCKET" ARGS...`
+#                                  when the socket is non-empty, plain `tmux ARGS...` otherwise.
+#                                  (Twin of plugins/module_utils/tmux.py:socket_args.)
+#   mosaic_valid_name NAME         0 when NAME is a valid agent name.
+#   mosaic_agent_env_file NAME     path of the agent's env file.
+#   mosaic_source_env FILE         source FILE with `set -a` (every assignment exported).
+#   mosaic_load_agent_env NAME     validate NAME, source fleet/agents/NAME.env, then
+#                                  credentials/fleet.env when present.
+#   mosaic_expand_workdir DIR      print DIR with '~' / '~/x' expanded (empty = ~; relative =
+#                                  under ~).
+#   mosaic_tmux_escape ARGS...     ARGS escaped for tmux's argv parser, in MOSAIC_TMUX_ARGV.
+#   mosaic_die CODE MSG...         print "PROG: MSG" to stderr and exit CODE.
+
+: "${MOSAIC_HOME:=${HOME}/.config/mosaic}"
+export MOSAIC_HOME
+
+mosaic_die() {
+  local code=$1
+  shift
+  printf '%s: %s\n' "${0##*/}" "$*" >&2
+  exit "$code"
+}
+
+mosaic_tmux() {
+  if [ -n "${MOSAIC_TMUX_SOCKET:-}" ]; then
+    tmux -L "$MOSAIC_TMUX_SOCKET" "$@"
+  else
+    tmux "$@"
+  fi
+}
+
+# Letters, digits, '_' and '-', not starting with '-', at most 48 characters (the roster rule:
+# a name is a tmux session, a systemd instance and a file name).
+mosaic_valid_name() {
+  local name=${1-}
+  [ -n "$name" ] && [ "${#name}" -le 48 ] && [[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]]
+}
+
+mosaic_agent_env_file() {
+  printf '%s/fleet/agents/%s.env\n' "$MOSAIC_HOME" "$1"
+}
+
+mosaic_source_env() {
+  # The env files are written by the collection (envfile.render_env_file), quoted so that a POSIX
+  # shell and systemd read back the same values.
+  set -a
+  # shellcheck disable=SC1090
+  . "$1"
+  set +a
+}
+
+mosaic_load_agent_env() {
+  local name=${1-} file
+  mosaic_valid_name "$name" || mosaic_die 2 "invalid agent name: '${name}'"
+  file=$(mosaic_agent_env_file "$name")
+  [ -r "$file" ] || mosaic_die 3 "no env file for agent '${name}': ${file}"
+  mosaic_source_env "$file"
+  if [ -r "$MOSAIC_HOME/credentials/fleet.env" ]; then
+    mosaic_source_env "$MOSAIC_HOME/credentials/fleet.env"
+  fi
+}
+
+mosaic_expand_workdir() {
+  local dir=${1:-'~'}
+  # shellcheck disable=SC2088  # literal '~' prefixes are what we match
+  case $dir in
+    '~') dir=$HOME ;;
+    '~/'*) dir=$HOME/${dir#'~/'} ;;
+    /*) ;;
+    *) dir=$HOME/$dir ;;
+  esac
+  printf '%s\n' "$dir"
+}
+
+# tmux's argv parser treats an argument that ends in ';' as a command separator (the ';' is
+# stripped), even inside new-session's shell command. A trailing '\;' is how tmux spells a literal
+# trailing ';', so every data argument we hand tmux goes through this. Result: the array
+# MOSAIC_TMUX_ARGV (no command substitution, so trailing newlines survive).
+mosaic_tmux_escape() {
+  MOSAIC_TMUX_ARGV=()
+  local arg
+  for arg in "$@"; do
+    if [[ $arg == *';' ]]; then
+      MOSAIC_TMUX_ARGV+=("${arg%;}\\;")
+    else
+      MOSAIC_TMUX_ARGV+=("$arg")
+    fi
+  done
+}

@@ -1,0 +1,110 @@
+#!/usr/bin/env bash
+# start-agent-session.sh NAME — start agent NAME's tmux session (idempotent).
+#
+# Reads $MOSAIC_HOME/fleet/agents/NAME.env (MOSAIC_HOME defaults to ~/.config/mosaic) and starts a
+# detached session named NAME on the agent's socket (`-L` only when MOSAIC_TMUX_SOCKET is set).
+# The pane runs tools/fleet/launch-agent, which `exec`s the runtime, so the runtime is the pane's
+# foreground process. The pane's command carries every MOSAIC_* variable and a PATH whose front
+# is the runtime-bin prefix (the pane inherits the tmux server's environment, not ours):
+#   $MOSAIC_RUNTIME_BIN (colon-separated), $(npm prefix -g)/bin, ~/.npm-global/bin, ~/.local/bin
+# — existing directories only, de-duplicated, kept even when already on PATH.
+# remain-on-exit is on for the agent's window: a crashed runtime leaves a dead pane to look at.
+# A stale heartbeat file is removed first, so a restarted agent is 'unresponsive' until it beats.
+#
+# Exit codes:
+#   0  started, or already running ("already running"); a session whose pane is dead is replaced
+#   2  usage error or invalid agent name
+#   3  the agent's env file is missing or unreadable
+#   4  tmux failed, or the session is not there afterwards
+#   5  the working directory cannot be created
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=lib.sh
+. "$here/lib.sh"
+
+[ $# -eq 1 ] || mosaic_die 2 "usage: ${0##*/} NAME"
+name=$1
+mosaic_valid_name "$name" || mosaic_die 2 "invalid agent name: '${name}'"
+env_file=$(mosaic_agent_env_file "$name")
+[ -r "$env_file" ] || mosaic_die 3 "no env file for agent '${name}': ${env_file}"
+# Only the agent's own env here: secrets (credentials/fleet.env) are loaded by launch-agent inside
+# the pane, so they never appear in a command line.
+mosaic_source_env "$env_file"
+
+history_limit=${MOSAIC_HISTORY_LIMIT:-50000}
+target="=${name}"
+
+if mosaic_tmux has-session -t "$target" 2>/dev/null; then
+  dead=$(mosaic_tmux list-panes -t "$target" -F '#{pane_dead}' 2>/dev/null || true)
+  if [[ $dead != *1* ]]; then
+    echo "${name}: already running"
+    exit 0
+  fi
+  echo "${name}: session exists with a dead pane; replacing it"
+  mosaic_tmux kill-session -t "$target" 2>/dev/null || true
+fi
+
+# Working directory: '~' and '~/x' are the fleet user's home; a relative path is under it.
+workdir=$(mosaic_expand_workdir "${MOSAIC_AGENT_WORKDIR:-}")
+mkdir -p -- "$workdir" 2>/dev/null || mosaic_die 5 "cannot create working directory: ${workdir}"
+[ -d "$workdir" ] || mosaic_die 5 "working directory is not a directory: ${workdir}"
+
+# Runtime-bin PATH prefix.
+candidates=()
+if [ -n "${MOSAIC_RUNTIME_BIN:-}" ]; then
+  IFS=: read -r -a extra <<<"$MOSAIC_RUNTIME_BIN"
+  candidates+=("${extra[@]}")
+fi
+if command -v npm >/dev/null 2>&1; then
+  npm_prefix=$(npm prefix -g 2>/dev/null || true)
+  [ -n "$npm_prefix" ] && candidates+=("$npm_prefix/bin")
+fi
+candidates+=("$HOME/.npm-global/bin" "$HOME/.local/bin")
+prefix=""
+for dir in "${candidates[@]}"; do
+  if [ -z "$dir" ] || [ ! -d "$dir" ]; then continue; fi
+  case ":$prefix:" in *":$dir:"*) continue ;; esac
+  prefix=${prefix:+$prefix:}$dir
+done
+pane_path=${prefix:+$prefix:}${PATH:-/usr/local/bin:/usr/bin:/bin}
+
+rm -f -- "$MOSAIC_HOME/fleet/run/${name}.heartbeat"
+mkdir -p -- "$MOSAIC_HOME/fleet/run"
+
+# Every variable the pane needs, explicitly (empty values included, so nothing leaks in from the
+# tmux server's own environment). Secrets are not among them.
+keys=(MOSAIC_AGENT_NAME MOSAIC_AGENT_RUNTIME MOSAIC_AGENT_MODEL MOSAIC_AGENT_WORKDIR
+  MOSAIC_TMUX_SOCKET MOSAIC_AGENT_CLASS MOSAIC_AGENT_HOST MOSAIC_TENANT MOSAIC_HOLDER_SESSION
+  MOSAIC_AGENT_PERSONA MOSAIC_AGENT_COMMAND MOSAIC_RUNTIME_BIN MOSAIC_HEARTBEAT_INTERVAL)
+export MOSAIC_AGENT_NAME=$name MOSAIC_AGENT_WORKDIR=$workdir
+assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path")
+for key in "${keys[@]}"; do
+  assign+=("$key=${!key-}")
+done
+
+# The pane command is an argv (tmux execs it directly when given several arguments, no shell):
+#   env VAR=value... bash launch-agent
+# (bash runs the launcher so that a '=' in MOSAIC_HOME cannot make env read its path as a VAR.)
+env_bin=$(command -v env)
+bash_bin=$(command -v bash)
+mosaic_tmux_escape "$env_bin" "${assign[@]}" "$bash_bin" "$MOSAIC_HOME/tools/fleet/launch-agent"
+pane_cmd=("${MOSAIC_TMUX_ARGV[@]}")
+mosaic_tmux_escape "${workdir//#/##}"   # -c is format-expanded: '#' is written '##'
+start_dir=${MOSAIC_TMUX_ARGV[0]}
+
+# One tmux invocation, so nothing can run between creating the pane and setting remain-on-exit.
+# The history limit applies to panes created while it is in force: raise the global value around
+# new-session and put the previous one back.
+old_limit=$(mosaic_tmux show-options -gv history-limit 2>/dev/null || true)
+cmd=(set-option -g history-limit "$history_limit" \;
+  new-session -d -s "$name" -x 220 -y 50 -c "$start_dir" -- "${pane_cmd[@]}" \;
+  set-option -w -t "${target}:" remain-on-exit on)
+if [ -n "$old_limit" ]; then
+  cmd+=(\; set-option -g history-limit "$old_limit")
+fi
+if ! mosaic_tmux "${cmd[@]}"; then
+  mosaic_die 4 "tmux could not start session '${name}'"
+fi
+mosaic_tmux has-session -t "$target" 2>/dev/null || mosaic_die 4 "session '${name}' is not running after start"
+echo "${name}: started (socket: ${MOSAIC_TMUX_SOCKET:-default})"
