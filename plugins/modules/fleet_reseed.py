@@ -182,6 +182,13 @@ mosaic_home:
   returned: always
   type: str
   sample: /home/fleet/.config/mosaic
+installed_at:
+  description: When the installed framework was written (the manifest's mtime, epoch seconds);
+    agents whose session started before it run the previous framework. In check mode with
+    changes, the current time. Null when nothing is installed.
+  returned: always
+  type: float
+  sample: 1763780000.5
 transferred:
   description: Whether the framework archive was transferred (false when the index was enough).
   returned: always
@@ -192,6 +199,7 @@ import errno
 import os
 import pwd
 import tempfile
+import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
@@ -235,6 +243,12 @@ class Tree(object):
             shas[rel] = sync.file_sha256(full)
             modes[rel] = st.st_mode & 0o7777
         return shas, modes
+
+    def mtime(self, rel):
+        try:
+            return os.stat(self.path(rel)).st_mtime
+        except OSError:
+            return None
 
     def read(self, rel):
         try:
@@ -352,7 +366,8 @@ def _apply(tree, result, contents):
             tree.chmod(rel, sync.mode_int(result["manifest"]["files"][rel]["mode"]))
         elif op == sync.OP_REMOVE:
             tree.remove(rel)
-    if result["manifest_changed"]:
+    # Rewritten on every change, so its mtime says when the installed framework last changed.
+    if result["changed"]:
         tree.write(sync.MANIFEST_NAME, sync.render_manifest(result["manifest"]).encode("utf-8"), 0o644)
 
 
@@ -385,7 +400,8 @@ def run(module):
                              % (digest, params["tree"]))
 
     base = dict(changed=False, version_from=manifest["version"], version_to=version,
-                mosaic_home=mosaic_home, user=pw.pw_name, up_to_date=False)
+                mosaic_home=mosaic_home, user=pw.pw_name, up_to_date=False,
+                installed_at=tree.mtime(sync.MANIFEST_NAME))
     if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
         base.update((k, []) for k in REPORT_KEYS)
         base["up_to_date"] = True
@@ -399,12 +415,18 @@ def run(module):
     if contents is None:
         # Index only: enough when nothing changes, or in check mode without a diff.
         needs_archive = result["changed"] and not (module.check_mode and not module._diff)
+        if result["changed"]:
+            base["installed_at"] = time.time()
         module.exit_json(needs_archive=needs_archive, **base)
 
     if module._diff and result["changed"]:
         base["diff"] = _diffs(tree, result, contents)
-    if not module.check_mode and result["changed"]:
-        _apply(tree, result, contents)
+    if result["changed"]:
+        if module.check_mode:
+            base["installed_at"] = time.time()
+        else:
+            _apply(tree, result, contents)
+            base["installed_at"] = tree.mtime(sync.MANIFEST_NAME)
     module.exit_json(**base)
 
 
