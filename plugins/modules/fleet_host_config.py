@@ -1,0 +1,331 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_host_config
+short_description: Render one host's mosaic.fleet configuration files in one call
+version_added: 0.1.0
+description:
+  - Writes, under the fleet user's MOSAIC_HOME, everything a host needs from the roster:
+    C(fleet/roster.yaml) (the normalized fleet-wide roster), C(fleet/holder.env) (socket and
+    holder session for the holder unit), and for each agent placed on O(host) its env file
+    C(fleet/agents/<name>.env) (mode 0600) and its Fleet Comms sheet
+    C(fleet/agents/<name>.comms.md).
+  - Deletes the env and comms files of agents no longer placed on O(host) (O(prune)).
+  - One call per host whatever the number of agents. Writes are atomic (a temporary file in the
+    same directory, then a rename) and only happen when content, mode or owner differ.
+  - Running as root for another O(user), files and the directories it creates belong to that user.
+author:
+  - mosaic.fleet developers
+options:
+  roster:
+    description:
+      - The normalized roster, as returned by M(mosaic.fleet.fleet_roster) in C(roster).
+      - Required with O(state=present).
+    type: dict
+  host:
+    description:
+      - The inventory host name whose agents to render (agents whose C(host) is this name).
+      - Required with O(state=present).
+    type: str
+  user:
+    description:
+      - The fleet user. Defaults to the user the module runs as.
+    type: str
+  mosaic_home:
+    description:
+      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
+    type: path
+  secrets:
+    description:
+      - Secrets written to C(credentials/fleet.env) (mode 0600), one C(KEY=value) a line in key
+        order. Never shown in output or diffs.
+      - When omitted or empty, C(credentials/fleet.env) is left alone.
+    type: dict
+  prune:
+    description:
+      - Delete the env and comms files of agents that are not placed on O(host).
+    type: bool
+    default: true
+  state:
+    description:
+      - V(absent) removes C(fleet/roster.yaml), C(fleet/holder.env) and every agent's env and comms
+        file; C(credentials/) is left alone.
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    details: Reports what would change; writes nothing.
+  diff_mode:
+    support: full
+    details: One before/after diff per file; secrets are shown as C(<redacted>).
+  platform:
+    platforms: posix
+notes:
+  - An agent counts as changed (and so should be restarted) when its env file changed; a changed
+    Fleet Comms sheet alone is reported in RV(comms_updated) (a peer joining or leaving does not
+    restart every agent).
+seealso:
+  - module: mosaic.fleet.fleet_roster
+  - module: mosaic.fleet.fleet_supervisor
+"""
+
+EXAMPLES = r"""
+- name: Render this host's fleet configuration
+  mosaic.fleet.fleet_host_config:
+    roster: "{{ hostvars.localhost._mosaic_fleet.roster }}"
+    host: "{{ inventory_hostname }}"
+    user: fleet
+    secrets:
+      ANTHROPIC_API_KEY: "{{ vault_anthropic_key }}"
+  register: host_config
+"""
+
+RETURN = r"""
+agents:
+  description: Agents placed on this host, in roster order.
+  returned: always
+  type: list
+  elements: str
+  sample: [orchestrator, enhancer]
+changed_agents:
+  description: Agents whose env file was created or changed (restart these).
+  returned: always
+  type: list
+  elements: str
+  sample: [enhancer]
+comms_updated:
+  description: Agents whose Fleet Comms sheet was created or changed.
+  returned: always
+  type: list
+  elements: str
+  sample: [orchestrator, enhancer]
+removed_agents:
+  description: Agents whose files were deleted because they are no longer placed here.
+  returned: always
+  type: list
+  elements: str
+  sample: [coder3]
+files_changed:
+  description: Paths relative to RV(mosaic_home) that were (or in check mode would be) written or deleted.
+  returned: always
+  type: list
+  elements: str
+  sample: [fleet/agents/enhancer.env]
+mosaic_home:
+  description: The MOSAIC_HOME used.
+  returned: always
+  type: str
+  sample: /home/fleet/.config/mosaic
+home:
+  description: The fleet user's home directory (C($HOME) when the module runs as that user).
+  returned: always
+  type: str
+  sample: /home/fleet
+group:
+  description: The name of the fleet user's primary group (for files the role installs).
+  returned: when the user exists
+  type: str
+  sample: fleet
+"""
+
+import grp
+import os
+import pwd
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+
+REDACTED = "<redacted>\n"
+
+
+class Target(object):
+    """Where files go and who owns them."""
+
+    def __init__(self, module):
+        params = module.params
+        try:
+            entry = pwd.getpwnam(params["user"]) if params["user"] else pwd.getpwuid(os.geteuid())
+        except KeyError:
+            entry = None
+        self.entry = entry
+        if entry is None and not module.check_mode:
+            module.fail_json(msg="fleet user %r does not exist" % params["user"])
+        self.home = hostconfig.user_home(entry, entry.pw_uid == os.geteuid(), os.environ) if entry \
+            else "~%s" % params["user"]
+        self.mosaic_home = params["mosaic_home"] or os.path.join(self.home, ".config", "mosaic")
+        # Chown only when root writes for someone else; the user's own writes already belong to it.
+        self.owner = (entry.pw_uid, entry.pw_gid) if entry and os.geteuid() == 0 and entry.pw_uid != 0 else None
+
+    def path(self, relpath):
+        return os.path.join(self.mosaic_home, relpath)
+
+    def display_home(self):
+        """MOSAIC_HOME as comms sheets show it (``~/...`` when it is under the home directory)."""
+        prefix = self.home.rstrip("/") + "/"
+        return "~/" + self.mosaic_home[len(prefix):] if self.mosaic_home.startswith(prefix) else self.mosaic_home
+
+
+def group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
+
+
+def read_text(path):
+    try:
+        with open(path, "rb") as handle:
+            return to_text(handle.read(), errors="surrogate_or_strict")
+    except (OSError, UnicodeError):
+        return None
+
+
+def needs_write(path, content, mode, owner):
+    """True when the file is missing or its content, mode or owner differ."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return True
+    if (info.st_mode & 0o7777) != mode or (owner and (info.st_uid, info.st_gid) != owner):
+        return True
+    return read_text(path) != content
+
+
+def make_dirs(target, relpath):
+    """Create the directories of ``relpath`` below MOSAIC_HOME (and MOSAIC_HOME's own parents)."""
+    directory = os.path.dirname(target.path(relpath))
+    missing = []
+    while directory and not os.path.isdir(directory):
+        missing.append(directory)
+        directory = os.path.dirname(directory)
+    for path in reversed(missing):
+        rel = os.path.relpath(path, target.mosaic_home)
+        os.mkdir(path, hostconfig.DIR_MODES.get(rel, 0o755))
+        os.chmod(path, hostconfig.DIR_MODES.get(rel, 0o755))
+        if target.owner:
+            os.chown(path, *target.owner)
+
+
+def atomic_write(target, relpath, content, mode):
+    path = target.path(relpath)
+    make_dirs(target, relpath)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            os.fchmod(handle.fileno(), mode)
+            if target.owner:
+                os.fchown(handle.fileno(), *target.owner)
+            handle.write(to_bytes(content))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def diff_entry(relpath, before, after, secret=False):
+    if secret:
+        before = REDACTED if before is not None else ""
+        after = "<redacted: changed>\n" if after is not None else ""
+    return dict(before_header=relpath, after_header=relpath, before=before or "", after=after or "")
+
+
+def existing_agent_files(target):
+    """{filename: agent name} of the rendered files present in fleet/agents/."""
+    try:
+        names = os.listdir(target.path(hostconfig.AGENTS_DIR))
+    except OSError:
+        return {}
+    return dict((n, hostconfig.agent_of_file(n)) for n in names if hostconfig.agent_of_file(n))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            roster=dict(type="dict"),
+            host=dict(type="str"),
+            user=dict(type="str"),
+            mosaic_home=dict(type="path"),
+            secrets=dict(type="dict", no_log=True),
+            prune=dict(type="bool", default=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        required_if=[("state", "present", ("roster", "host"))],
+        supports_check_mode=True,
+    )
+    params = module.params
+    target = Target(module)
+    roster = params["roster"]
+    try:
+        if params["state"] == "present":
+            placed = [a["name"] for a in hostconfig.agents_on_host(roster, params["host"])]
+            wanted = hostconfig.plan_files(roster, params["host"], target.display_home())
+        else:
+            placed, wanted = [], {}
+        if params["secrets"]:
+            wanted[hostconfig.SECRETS_FILE] = hostconfig.render_secrets(params["secrets"])
+    except (KeyError, TypeError, ValueError) as exc:
+        module.fail_json(msg="cannot render the host configuration (is roster the normalized roster "
+                             "from mosaic.fleet.fleet_roster?): %s" % to_text(exc))
+
+    writes = [(rel, content, hostconfig.file_mode(rel)) for rel, content in wanted.items()
+              if needs_write(target.path(rel), content, hostconfig.file_mode(rel), target.owner)]
+    deletes = []
+    if params["state"] == "absent":
+        deletes = [rel for rel in (hostconfig.ROSTER_FILE, hostconfig.HOLDER_ENV_FILE)
+                   if os.path.lexists(target.path(rel))]
+    if params["prune"] or params["state"] == "absent":
+        deletes += sorted("%s/%s" % (hostconfig.AGENTS_DIR, name)
+                          for name, agent in existing_agent_files(target).items() if agent not in placed)
+
+    diffs = []
+    if module._diff:
+        for rel, content, _mode in writes:
+            diffs.append(diff_entry(rel, read_text(target.path(rel)), content, rel == hostconfig.SECRETS_FILE))
+        for rel in deletes:
+            diffs.append(diff_entry(rel, read_text(target.path(rel)), None))
+
+    if not module.check_mode:
+        try:
+            for rel, content, mode in writes:
+                atomic_write(target, rel, content, mode)
+            for rel in deletes:
+                os.unlink(target.path(rel))
+        except OSError as exc:
+            module.fail_json(msg="cannot write the host configuration under %s: %s"
+                                 % (target.mosaic_home, to_text(exc)))
+
+    written = set(rel for rel, _c, _m in writes)
+    result = dict(
+        changed=bool(writes or deletes),
+        agents=placed,
+        changed_agents=[n for n in placed if hostconfig.env_file(n) in written],
+        comms_updated=[n for n in placed if hostconfig.comms_file(n) in written],
+        removed_agents=sorted(set(hostconfig.agent_of_file(os.path.basename(rel)) for rel in deletes
+                                  if rel.startswith(hostconfig.AGENTS_DIR + "/"))),
+        files_changed=sorted(written) + deletes,
+        mosaic_home=target.mosaic_home,
+        home=target.home,
+    )
+    if target.entry:
+        result["group"] = group_name(target.entry.pw_gid)
+    if module._diff:
+        result["diff"] = diffs
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

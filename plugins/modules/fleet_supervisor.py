@@ -1,0 +1,358 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_supervisor
+short_description: Start, restart and stop a host's mosaic.fleet agents (systemd --user or plain tmux)
+version_added: 0.1.0
+description:
+  - Makes the agents placed on a host run, with a constant number of commands whatever the
+    number of agents.
+  - "V(systemd) mode: enables linger for O(user) when it is off (so the user manager runs without
+    a login and starts the agents at boot), waits for the user manager, runs C(daemon-reload) only
+    when unit files changed, then with ONE C(systemctl --user show) for every unit decides and runs
+    at most one C(enable --now) (the holder unit and every agent unit not yet enabled and active),
+    one C(restart) (agents in O(restart) that were already running) and one C(disable --now)
+    (agents in O(prune), so they cannot come back at boot)."
+  - "V(tmux) mode, for hosts without a systemd user manager (containers, WSL): reads every
+    session with one C(tmux list-panes -a) per socket, kills the sessions of pruned and restarted
+    agents, starts the holder session and then runs C(start-agent-session.sh) for each agent whose
+    session is missing or dead. Boot survival is off in this mode, and the module says so in a
+    warning."
+  - V(auto) picks V(systemd) when C(systemctl) exists and the user manager is up or systemd is
+    the init system (then enabling linger starts it), else V(tmux).
+  - Sockets and the holder session come from the rendered C(fleet/roster.yaml)
+    (M(mosaic.fleet.fleet_host_config) writes it); run that module first.
+  - Running as root for another O(user), systemd is reached with C(systemctl --user -M user@) and
+    tmux commands run as the user through C(runuser) with the user's C(HOME).
+author:
+  - mosaic.fleet developers
+options:
+  user:
+    description:
+      - The fleet user. Defaults to the user the module runs as.
+    type: str
+  mosaic_home:
+    description:
+      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
+    type: path
+  mode:
+    description:
+      - How agents are supervised; see the description.
+    type: str
+    choices: [auto, systemd, tmux]
+    default: auto
+  agents:
+    description:
+      - The agents placed on this host (started when not running).
+    type: list
+    elements: str
+    default: []
+  restart:
+    description:
+      - Agents whose configuration changed. Running ones are restarted; ones that were not
+        running are simply started.
+    type: list
+    elements: str
+    default: []
+  prune:
+    description:
+      - Agents to stop and disable (no longer placed here).
+    type: list
+    elements: str
+    default: []
+  restart_holder:
+    description:
+      - Restart the holder unit (and with it every agent) because C(fleet/holder.env) changed.
+        Only in V(systemd) mode; in V(tmux) mode a warning says the holder keeps its old settings.
+    type: bool
+    default: false
+  daemon_reload:
+    description:
+      - Unit files were changed: run C(systemctl --user daemon-reload) before starting. It also
+        runs when systemd reports a unit as needing a reload or not found.
+    type: bool
+    default: false
+  linger:
+    description:
+      - In V(systemd) mode, enable linger for O(user) when it is off.
+    type: bool
+    default: true
+  wait_timeout:
+    description:
+      - Seconds to wait for the user manager after enabling linger.
+    type: int
+    default: 30
+  state:
+    description:
+      - V(absent) stops (and in V(systemd) mode disables) the holder and every agent in O(agents),
+        O(prune) or with an env file under C(fleet/agents/).
+    type: str
+    choices: [present, absent]
+    default: present
+attributes:
+  check_mode:
+    support: full
+    details: Observes and reports what it would do; changes nothing. On a fresh host (no user, no
+      units yet) it reports every agent as to be started.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+seealso:
+  - module: mosaic.fleet.fleet_host_config
+"""
+
+EXAMPLES = r"""
+- name: Run this host's agents, restart changed ones, stop removed ones
+  mosaic.fleet.fleet_supervisor:
+    user: fleet
+    agents: "{{ host_config.agents }}"
+    restart: "{{ host_config.changed_agents }}"
+    prune: "{{ host_config.removed_agents }}"
+"""
+
+RETURN = r"""
+mode:
+  description: The supervisor mode used (V(systemd) or V(tmux)).
+  returned: always
+  type: str
+  sample: systemd
+started:
+  description: Agents that were (or would be) started.
+  returned: always
+  type: list
+  elements: str
+  sample: [coder0]
+restarted:
+  description: Agents that were (or would be) restarted.
+  returned: always
+  type: list
+  elements: str
+  sample: [enhancer]
+stopped:
+  description: Agents that were (or would be) stopped.
+  returned: always
+  type: list
+  elements: str
+  sample: [coder3]
+linger_enabled:
+  description: Whether linger was (or would be) enabled by this run.
+  returned: always
+  type: bool
+  sample: false
+commands:
+  description: The state-changing commands run (or, in check mode, that would run), as argv lists.
+  returned: always
+  type: list
+  elements: list
+"""
+
+import os
+import pwd
+import time
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, supervisor
+from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import tmux_argv
+
+
+class Supervisor(object):
+
+    def __init__(self, module):
+        self.module = module
+        params = module.params
+        try:
+            self.entry = pwd.getpwnam(params["user"]) if params["user"] else pwd.getpwuid(os.geteuid())
+        except KeyError:
+            self.entry = None
+        self.user = params["user"] or (self.entry.pw_name if self.entry else None)
+        self.as_self = self.entry is not None and os.geteuid() == self.entry.pw_uid
+        self.home = hostconfig.user_home(self.entry, self.as_self, os.environ) if self.entry else None
+        self.mosaic_home = params["mosaic_home"] or (os.path.join(self.home, ".config", "mosaic") if self.home else None)
+        self.commands = []
+
+    # -- running things ---------------------------------------------------------------------
+    def run(self, argv, env=None, check=True, changes=True):
+        """Run argv (recorded when it changes state; skipped in check mode when it does)."""
+        if changes:
+            self.commands.append(list(argv))
+            if self.module.check_mode:
+                return 0, "", ""
+        rc, out, err = self.module.run_command(argv, environ_update=env or {})
+        if check and rc != 0:
+            self.module.fail_json(msg="command failed (rc=%d): %s: %s" % (rc, " ".join(argv), (err or out).strip()),
+                                  rc=rc, stdout=out, stderr=err, commands=self.commands)
+        return rc, out, err
+
+    def as_user(self, argv):
+        """argv that runs as the fleet user (runuser when root acts for someone else)."""
+        return list(argv) if self.as_self else ["runuser", "-u", self.user, "--"] + list(argv)
+
+    def user_env(self):
+        env = dict(HOME=self.home, USER=self.user, LOGNAME=self.user, MOSAIC_HOME=self.mosaic_home)
+        return env
+
+    # -- systemd ------------------------------------------------------------------------------
+    def systemctl(self, *args):
+        return sd.systemctl_user_argv(self.user, self.as_self, *args)
+
+    def systemd_env(self):
+        return sd.user_env(self.entry.pw_uid) if self.as_self else {}
+
+    def ensure_linger(self):
+        rc, out, _err = self.run(["loginctl", "show-user", self.user, "-p", "Linger"], check=False, changes=False)
+        if rc == 0 and out.strip() == "Linger=yes":
+            return False
+        self.run(["loginctl", "enable-linger", self.user])
+        return True
+
+    def wait_for_manager(self):
+        path = sd.bus_path(self.entry.pw_uid)
+        deadline = time.time() + self.module.params["wait_timeout"]
+        while not os.path.exists(path):
+            if time.time() > deadline:
+                self.module.fail_json(msg="the systemd user manager of %s did not come up within %ds (%s is "
+                                          "missing); is linger enabled?" % (self.user, self.module.params["wait_timeout"], path),
+                                      commands=self.commands)
+            time.sleep(0.2)
+
+    def show(self, units):
+        argv = self.systemctl("show", *[a for p in supervisor.SHOW_PROPERTIES for a in ("-p", p)]) + ["--"] + units
+        _rc, out, _err = self.run(argv, env=self.systemd_env(), changes=False)
+        return dict(zip(units, sd.parse_show_output(out)))
+
+    def run_systemd(self, agents, absent):
+        params = self.module.params
+        result = dict(linger_enabled=False)
+        if not absent and params["linger"]:
+            result["linger_enabled"] = self.ensure_linger()
+        if self.module.check_mode and not os.path.exists(sd.bus_path(self.entry.pw_uid)):
+            # Fresh host in check mode: nothing to query yet, everything would start.
+            plan = supervisor.plan_systemd({}, agents, params["restart"], params["prune"], True,
+                                           params["restart_holder"], absent)
+        else:
+            self.wait_for_manager()
+            prune = list(params["prune"]) + (self.configured_agents() if absent else [])
+            units = supervisor.unique([sd.HOLDER_UNIT] + supervisor.unit_names(agents + prune))
+            plan = supervisor.plan_systemd(self.show(units), agents, params["restart"], prune,
+                                           params["daemon_reload"], params["restart_holder"], absent)
+        env = self.systemd_env()
+        if plan["daemon_reload"]:
+            self.run(self.systemctl("daemon-reload"), env=env)
+        if plan["enable"]:
+            self.run(self.systemctl("enable", "--now", "--", *plan["enable"]), env=env)
+        if plan["restart"]:
+            self.run(self.systemctl("restart", "--", *plan["restart"]), env=env)
+        if plan["stop"]:
+            self.run(self.systemctl("disable", "--now", "--", *plan["stop"]), env=env)
+        result.update(started=plan["started"], restarted=plan["restarted"], stopped=plan["stopped"])
+        result["changed"] = bool(result["linger_enabled"] or plan["enable"] or plan["restart"] or plan["stop"])
+        return result
+
+    # -- tmux ----------------------------------------------------------------------------------
+    def rendered_roster(self):
+        try:
+            with open(os.path.join(self.mosaic_home, hostconfig.ROSTER_FILE), "r") as handle:
+                return hostconfig.load_rendered_roster(handle.read())
+        except (OSError, ValueError):
+            return None
+
+    def configured_agents(self):
+        """Agents with an env file under fleet/agents/ (what state=absent must also stop)."""
+        try:
+            names = os.listdir(os.path.join(self.mosaic_home, hostconfig.AGENTS_DIR))
+        except OSError:
+            return []
+        return sorted(set(hostconfig.agent_of_file(n) for n in names
+                          if n.endswith(hostconfig.ENV_SUFFIX) and hostconfig.agent_of_file(n)))
+
+    def list_sessions(self, socket):
+        argv = self.as_user(tmux_argv(socket, "list-panes", "-a", "-F", "#{session_name}\t#{pane_dead}"))
+        rc, out, _err = self.run(argv, env=self.user_env(), check=False, changes=False)
+        return supervisor.parse_panes(out) if rc == 0 else {}
+
+    def script(self, name, *args):
+        return self.as_user([os.path.join(self.mosaic_home, "tools", "fleet", name)] + list(args))
+
+    def run_tmux(self, agents, absent):
+        params = self.module.params
+        roster = self.rendered_roster()
+        if roster is None and not self.module.check_mode and (agents and not absent):
+            self.module.fail_json(msg="%s is missing or unreadable: run mosaic.fleet.fleet_host_config first"
+                                      % os.path.join(self.mosaic_home, hostconfig.ROSTER_FILE))
+        roster = roster or {"agents": [], "tmux": {"socket_name": "", "holder_session": "mosaic-holder"}}
+        sockets_of = dict((a["name"], a["socket"]) for a in roster["agents"])
+        holder = (roster["tmux"]["socket_name"], roster["tmux"]["holder_session"])
+        placed = [(name, sockets_of.get(name, holder[0])) for name in agents]
+        prune = list(params["prune"]) + (self.configured_agents() if absent else [])
+        sockets = supervisor.unique([holder[0]] + [socket for _n, socket in placed])
+        sessions = dict((socket, self.list_sessions(socket)) for socket in sockets) if self.entry else {}
+        plan = supervisor.plan_tmux(sessions, placed, params["restart"], prune, holder, absent)
+
+        env = dict(self.user_env(), MOSAIC_TMUX_SOCKET=holder[0], MOSAIC_HOLDER_SESSION=holder[1])
+        for socket, name in plan["kill"]:
+            self.run(self.as_user(tmux_argv(socket, "kill-session", "-t", "=" + name)), env=env, check=False)
+        if plan["start_holder"]:
+            self.run(self.script("holder.sh", "start"), env=env)
+        for name in plan["start"]:
+            self.run(self.script("start-agent-session.sh", name), env=env)
+        if plan["stop_holder"]:
+            self.run(self.script("holder.sh", "stop"), env=env)
+        if params["restart_holder"] and not absent and sessions.get(holder[0], {}).get(holder[1]):
+            self.module.warn("fleet/holder.env changed; in tmux mode the running holder keeps its old socket "
+                             "and session name until the fleet is taken down (state=absent) and up again.")
+        if not absent:
+            self.module.warn(supervisor.TMUX_MODE_WARNING)
+        changed = bool(plan["kill"] or plan["start_holder"] or plan["start"] or plan["stop_holder"])
+        return dict(changed=changed, linger_enabled=False, started=plan["started"],
+                    restarted=plan["restarted"], stopped=plan["stopped"])
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            user=dict(type="str"),
+            mosaic_home=dict(type="path"),
+            mode=dict(type="str", choices=list(supervisor.MODES), default="auto"),
+            agents=dict(type="list", elements="str", default=[]),
+            restart=dict(type="list", elements="str", default=[]),
+            prune=dict(type="list", elements="str", default=[]),
+            restart_holder=dict(type="bool", default=False),
+            daemon_reload=dict(type="bool", default=False),
+            linger=dict(type="bool", default=True),
+            wait_timeout=dict(type="int", default=30),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+        ),
+        supports_check_mode=True,
+    )
+    params = module.params
+    sup = Supervisor(module)
+    absent = params["state"] == "absent"
+    agents = [] if absent else supervisor.unique(params["agents"])
+    bus_up = sup.entry is not None and os.path.exists(sd.bus_path(sup.entry.pw_uid))
+    mode = supervisor.choose_mode(params["mode"], bool(module.get_bin_path("systemctl")),
+                                  os.path.isdir("/run/systemd/system"), bus_up)
+    if sup.entry is None:
+        if not module.check_mode:
+            module.fail_json(msg="fleet user %r does not exist" % params["user"])
+        # Check mode before the user is created: everything would be started.
+        module.exit_json(changed=bool(agents), mode=mode, started=agents, restarted=[], stopped=[],
+                         linger_enabled=mode == "systemd" and params["linger"], commands=[])
+    try:
+        result = sup.run_systemd(agents, absent) if mode == "systemd" else sup.run_tmux(agents, absent)
+    except OSError as exc:
+        module.fail_json(msg=to_text(exc), commands=sup.commands)
+    module.exit_json(mode=mode, commands=sup.commands, **result)
+
+
+if __name__ == "__main__":
+    main()
