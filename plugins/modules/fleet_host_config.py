@@ -11,7 +11,7 @@ module: fleet_host_config
 short_description: Render one host's mosaic.fleet configuration files in one call
 version_added: 0.1.0
 description:
-  - Writes, under the fleet user's MOSAIC_HOME, everything a host needs from the roster:
+  - Writes, under the fleet user's MOSAIC_HOME, everything a host needs from the roster,
     C(fleet/roster.yaml) (the normalized fleet-wide roster), C(fleet/holder.env) (socket and
     holder session for the holder unit), and for each agent placed on O(host) its env file
     C(fleet/agents/<name>.env) (mode 0600) and its Fleet Comms sheet

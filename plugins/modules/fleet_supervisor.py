@@ -74,7 +74,7 @@ options:
     default: false
   daemon_reload:
     description:
-      - Unit files were changed: run C(systemctl --user daemon-reload) before starting. It also
+      - Unit files were changed, so run C(systemctl --user daemon-reload) before starting. It also
         runs when systemd reports a unit as needing a reload or not found.
     type: bool
     default: false
