@@ -1,0 +1,214 @@
+"""framework/tools/fleet/launch-agent: runtime + model hint -> argv, stated as data.
+
+Runs the real script with --print0 / --print-env (it prints instead of exec'ing), with a temporary
+MOSAIC_HOME; nothing is started.
+"""
+
+import json
+import os
+import subprocess
+import tomllib
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LAUNCHER = os.path.join(REPO, "framework", "tools", "fleet", "launch-agent")
+HOME = "/nonexistent/home/.config/mosaic"  # placeholder in the table, replaced by the real one
+PROMPT = object()  # placeholder for the expected appended prompt
+CLAUDE_ENV = ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
+
+
+def launch(mosaic_home, *args, **env_vars):
+    env = {"PATH": os.environ["PATH"], "HOME": os.path.dirname(mosaic_home),
+           "MOSAIC_HOME": mosaic_home}
+    env.update(env_vars)
+    return subprocess.run([LAUNCHER] + list(args), env=env, capture_output=True, timeout=30,
+                          check=False)
+
+
+def argv_of(mosaic_home, **env_vars):
+    result = launch(mosaic_home, "--print0", **env_vars)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode("utf-8").split("\0")[:-1]
+
+
+def env_of(mosaic_home, **env_vars):
+    result = launch(mosaic_home, "--print-env", **env_vars)
+    assert result.returncode == 0, result.stderr.decode()
+    return result.stdout.decode("utf-8").splitlines()
+
+
+def expected_prompt(home, name, agent_class, comms=None):
+    if agent_class:
+        text = ("You are %s, the %s agent of a Mosaic fleet. Your framework is in %s: follow "
+                "CONSTITUTION.md and AGENTS.md there, and the mandate of your role in "
+                "fleet/roles/%s.md." % (name, agent_class, home, agent_class))
+    else:
+        text = ("You are %s, an agent of a Mosaic fleet. Your framework is in %s: follow "
+                "CONSTITUTION.md and AGENTS.md there." % (name, home))
+    if comms is not None:
+        text += "\n\n" + comms.rstrip("\n")
+    return text
+
+
+@pytest.fixture
+def mosaic_home(tmp_path):
+    home = tmp_path / "home" / ".config" / "mosaic"
+    (home / "fleet" / "agents").mkdir(parents=True)
+    return str(home)
+
+
+def toml_value(text):
+    return tomllib.loads("v = " + text)["v"]
+
+
+# (runtime, model hint, expected argv with HOME/PROMPT placeholders, expected extra env)
+CASES = [
+    ("claude", "", ["claude", "--dangerously-skip-permissions", "--settings", "<settings>",
+                    "--append-system-prompt", PROMPT], CLAUDE_ENV),
+    ("claude", "opus", ["claude", "--dangerously-skip-permissions", "--model", "opus",
+                        "--settings", "<settings>", "--append-system-prompt", PROMPT], CLAUDE_ENV),
+    ("codex", "", ["codex", "--dangerously-bypass-approvals-and-sandbox",
+                   "-c", "<developer_instructions>", "-c", "<notify>"], []),
+    ("codex", "gpt-5.5:high", ["codex", "--dangerously-bypass-approvals-and-sandbox",
+                               "-m", "gpt-5.5", "-c", 'model_reasoning_effort="high"',
+                               "-c", "<developer_instructions>", "-c", "<notify>"], []),
+    ("codex", "openai/o3", ["codex", "--dangerously-bypass-approvals-and-sandbox", "-m", "o3",
+                            "-c", "<developer_instructions>", "-c", "<notify>"], []),
+    ("pi", "", ["pi", "--append-system-prompt", PROMPT], []),
+    ("pi", "openai-codex/gpt-5.5:high", ["pi", "--provider", "openai-codex", "--model", "gpt-5.5",
+                                         "--thinking", "high", "--append-system-prompt", PROMPT],
+     []),
+    ("pi", "sonnet", ["pi", "--model", "sonnet", "--append-system-prompt", PROMPT], []),
+    ("pi", "sonnet:xhigh", ["pi", "--model", "sonnet", "--thinking", "xhigh",
+                            "--append-system-prompt", PROMPT], []),
+    ("pi", "ollama/llama3:8b", ["pi", "--provider", "ollama", "--model", "llama3:8b",
+                                "--append-system-prompt", PROMPT], []),
+    ("pi", "openrouter/anthropic/claude-x", ["pi", "--provider", "openrouter", "--model",
+                                             "anthropic/claude-x", "--append-system-prompt",
+                                             PROMPT], []),
+    ("opencode", "", ["opencode"], ["<opencode>"]),
+    ("opencode", "anthropic/claude-sonnet-4-5", ["opencode", "--model",
+                                                 "anthropic/claude-sonnet-4-5"], ["<opencode>"]),
+    ("stub", "", ["python3", HOME + "/tools/fleet/stub-agent"], []),
+    ("stub", "ignored", ["python3", HOME + "/tools/fleet/stub-agent"], []),
+]
+
+
+@pytest.mark.parametrize("runtime,hint,expected,expected_env", CASES,
+                         ids=["%s[%s]" % (c[0], c[1]) for c in CASES])
+def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
+    comms = "# Fleet Comms\nYou are [web1:coder0].\nSend: agent-send.sh -s orchestrator -m '...'\n"
+    with open(os.path.join(mosaic_home, "fleet", "agents", "coder0.comms.md"), "w") as handle:
+        handle.write(comms)
+    prompt = expected_prompt(mosaic_home, "coder0", "coder", comms)
+    argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="coder0", MOSAIC_AGENT_CLASS="coder",
+                   MOSAIC_AGENT_RUNTIME=runtime, MOSAIC_AGENT_MODEL=hint)
+    want = []
+    for item in expected:
+        if item is PROMPT:
+            want.append(prompt)
+        elif item == "<settings>":
+            settings = json.loads(argv[len(want)])
+            hooks = settings["hooks"]
+            assert sorted(hooks) == ["Notification", "PostToolUse", "SessionStart", "Stop",
+                                     "UserPromptSubmit"]
+            for entries in hooks.values():
+                command = entries[0]["hooks"][0]["command"]
+                assert command == '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook'
+            want.append(argv[len(want)])
+        elif item == "<developer_instructions>":
+            key, _, value = argv[len(want)].partition("=")
+            assert key == "developer_instructions"
+            assert toml_value(value) == prompt
+            want.append(argv[len(want)])
+        elif item == "<notify>":
+            key, _, value = argv[len(want)].partition("=")
+            assert key == "notify"
+            assert toml_value(value) == [mosaic_home + "/tools/fleet/heartbeat", "--hook"]
+            want.append(argv[len(want)])
+        else:
+            want.append(item.replace(HOME, mosaic_home))
+    assert argv == want
+    env = env_of(mosaic_home, MOSAIC_AGENT_NAME="coder0", MOSAIC_AGENT_CLASS="coder",
+                 MOSAIC_AGENT_RUNTIME=runtime, MOSAIC_AGENT_MODEL=hint)
+    if expected_env == ["<opencode>"]:
+        assert len(env) == 1 and env[0].startswith("OPENCODE_CONFIG_CONTENT=")
+        config = json.loads(env[0].partition("=")[2])
+        # Only the instruction files that exist (here: just the comms sheet).
+        assert config == {"permission": "allow",
+                          "instructions": [mosaic_home + "/fleet/agents/coder0.comms.md"]}
+    else:
+        assert env == expected_env
+
+
+def test_prompt_without_comms_or_class(mosaic_home):
+    argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="solo", MOSAIC_AGENT_RUNTIME="pi")
+    assert argv == ["pi", "--append-system-prompt", expected_prompt(mosaic_home, "solo", "")]
+
+
+def test_codex_prompt_with_awkward_characters_is_valid_toml(mosaic_home):
+    comms = 'quote " backslash \\ tab \t del \x7f bell \x07 unicode é 🚀\nsecond line\n'
+    with open(os.path.join(mosaic_home, "fleet", "agents", "x.comms.md"), "w") as handle:
+        handle.write(comms)
+    argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="x", MOSAIC_AGENT_RUNTIME="codex",
+                   MOSAIC_AGENT_CLASS="coder")
+    value = [a for a in argv if a.startswith("developer_instructions=")][0].partition("=")[2]
+    assert toml_value(value) == expected_prompt(mosaic_home, "x", "coder", comms)
+
+
+def test_opencode_instructions_list_existing_framework_files(mosaic_home):
+    for rel in ("CONSTITUTION.md", "AGENTS.md", "fleet/roles/reviewer.md"):
+        path = os.path.join(mosaic_home, rel)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "w").close()
+    env = env_of(mosaic_home, MOSAIC_AGENT_NAME="rev", MOSAIC_AGENT_RUNTIME="opencode",
+                 MOSAIC_AGENT_CLASS="reviewer")
+    config = json.loads(env[0].partition("=")[2])
+    assert config["instructions"] == [
+        mosaic_home + "/CONSTITUTION.md", mosaic_home + "/AGENTS.md",
+        mosaic_home + "/fleet/roles/reviewer.md",
+    ]
+
+
+@pytest.mark.parametrize("runtime", ["claude", "codex", "pi", "opencode", "stub"])
+def test_command_override(mosaic_home, runtime):
+    command = "my-agent --flag 'two words' \"$HOME\";"
+    argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="c", MOSAIC_AGENT_RUNTIME=runtime,
+                   MOSAIC_AGENT_MODEL="opus", MOSAIC_AGENT_COMMAND=command)
+    assert argv == ["bash", "-c", command]
+    # Claude's context cap applies whatever starts it.
+    env = env_of(mosaic_home, MOSAIC_AGENT_NAME="c", MOSAIC_AGENT_RUNTIME=runtime,
+                 MOSAIC_AGENT_COMMAND=command)
+    assert env == (CLAUDE_ENV if runtime == "claude" else [])
+
+
+def test_print_lists_the_same_argv(mosaic_home):
+    env = dict(MOSAIC_AGENT_NAME="c", MOSAIC_AGENT_RUNTIME="pi", MOSAIC_AGENT_MODEL="a/b:low")
+    lines = launch(mosaic_home, "--print", **env).stdout.decode().splitlines()
+    assert lines == argv_of(mosaic_home, **env)
+
+
+def test_name_argument_reads_env_file_and_credentials(mosaic_home):
+    with open(os.path.join(mosaic_home, "fleet", "agents", "w.env"), "w") as handle:
+        handle.write("MOSAIC_AGENT_NAME=w\nMOSAIC_AGENT_RUNTIME=pi\nMOSAIC_AGENT_MODEL=\"x y\"\n")
+    os.makedirs(os.path.join(mosaic_home, "credentials"))
+    with open(os.path.join(mosaic_home, "credentials", "fleet.env"), "w") as handle:
+        handle.write("MOSAIC_AGENT_MODEL=from-credentials\n")
+    result = launch(mosaic_home, "--print0", "w")
+    assert result.returncode == 0, result.stderr.decode()
+    # credentials/fleet.env is read after the agent's env file.
+    assert result.stdout.decode().split("\0")[:3] == ["pi", "--model", "from-credentials"]
+
+
+@pytest.mark.parametrize("env_vars,args,code", [
+    ({"MOSAIC_AGENT_NAME": "x"}, [], 2),                                  # no runtime
+    ({"MOSAIC_AGENT_NAME": "x", "MOSAIC_AGENT_RUNTIME": "gpt"}, [], 2),   # unknown runtime
+    ({}, ["missing"], 3),                                                 # no env file
+    ({}, ["bad.name"], 2),                                                # invalid name
+    ({}, ["a", "b"], 2),                                                  # usage
+])
+def test_errors(mosaic_home, env_vars, args, code):
+    result = launch(mosaic_home, "--print", *args, **env_vars)
+    assert result.returncode == code, (result.stdout, result.stderr)
+    assert result.stderr
