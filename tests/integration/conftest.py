@@ -49,3 +49,109 @@ def fleet_env(tmp_path):
 @pytest.fixture
 def socket_name():
     return "t-" + uuid.uuid4().hex[:10]
+
+
+# --- Agents in tmux for the delivery tests (agent-send.sh, fleet_send, pi) -----------------------
+
+def tmux_cmd(env, socket, *args, **kwargs):
+    """Run one tmux command on ``socket`` ("" = the default socket) with ``env``."""
+    argv = ["tmux"] + (["-L", socket] if socket else []) + [str(a) for a in args]
+    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20, check=False,
+                          **kwargs)
+
+
+def wait_until(predicate, timeout=15.0, what="condition"):
+    """Poll ``predicate`` until it returns something truthy and return that, or fail."""
+    import time
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            pytest.fail("timed out after %.0fs waiting for %s" % (timeout, what))
+        time.sleep(0.05)
+
+
+class PaneAgent:
+    """A program running in its own tmux session on a test socket."""
+
+    def __init__(self, env, socket, name):
+        self.env, self.socket, self.name = env, socket, name
+
+    def tmux(self, *args):
+        return tmux_cmd(self.env, self.socket, *args)
+
+    def capture(self):
+        return self.tmux("capture-pane", "-p", "-J", "-t", "=%s:" % self.name).stdout
+
+    def pane(self, fmt):
+        return self.tmux("display-message", "-p", "-t", "=%s:" % self.name, fmt).stdout.strip()
+
+    @property
+    def log_path(self):
+        return os.path.join(self.env["MOSAIC_HOME"], "fleet", "run", self.name + ".stub.log")
+
+    def records(self):
+        """The stub's log: one dict per submitted input."""
+        import json
+        if not os.path.exists(self.log_path):
+            return []
+        with open(self.log_path, encoding="utf-8") as handle:
+            return [json.loads(line) for line in handle if line.strip()]
+
+
+@pytest.fixture
+def start_agent(fleet_env, socket_name):
+    """start_agent(name, command=None, socket=socket_name, env=None, width=120, height=40).
+
+    Starts ``command`` (default: the framework's stub agent) in session ``name`` with the agent
+    env (MOSAIC_HOME, MOSAIC_AGENT_NAME, MOSAIC_TMUX_SOCKET) and, for the stub, waits for its
+    prompt. Returns a PaneAgent.
+    """
+
+    def start(name, command=None, socket=socket_name, env=None, width=120, height=40,
+              ready="stub> "):
+        env = env or fleet_env
+        if command is None:
+            command = "exec python3 %s/tools/fleet/stub-agent" % env["MOSAIC_HOME"]
+        setenv = []
+        for key, value in (("MOSAIC_HOME", env["MOSAIC_HOME"]), ("MOSAIC_AGENT_NAME", name),
+                           ("MOSAIC_TMUX_SOCKET", socket), ("HOME", env["HOME"])):
+            setenv += ["-e", "%s=%s" % (key, value)]
+        result = tmux_cmd(env, socket, "new-session", "-d", "-s", name, "-x", width, "-y", height,
+                          *(setenv + [command]))
+        assert result.returncode == 0, result.stderr
+        agent = PaneAgent(env, socket, name)
+        if ready:
+            wait_until(lambda: ready in agent.capture(), what="%r in the pane of %s" % (ready, name))
+        return agent
+
+    return start
+
+
+@pytest.fixture(scope="session")
+def pi_command():
+    """The path of the ``pi`` CLI, installed from npm into .cache/npm when missing."""
+    import fcntl
+    prefix = os.path.join(REPO, ".cache", "npm")
+    binary = os.path.join(prefix, "node_modules", ".bin", "pi")
+    os.makedirs(prefix, exist_ok=True)
+    # One installer at a time (pytest-xdist workers share the cache).
+    with open(os.path.join(prefix, ".install.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.access(binary, os.X_OK):
+            npm = shutil.which("npm")
+            if not npm:
+                pytest.fail("npm is needed to install the pi CLI for the real-TUI delivery test")
+            last = None
+            for _attempt in range(3):
+                last = subprocess.run(
+                    [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund",
+                     "--loglevel=error", "@mariozechner/pi-coding-agent"],
+                    capture_output=True, text=True, timeout=900, check=False)
+                if last.returncode == 0 and os.access(binary, os.X_OK):
+                    break
+            else:
+                pytest.fail("npm install of the pi CLI failed:\n%s" % (last.stderr[-3000:]))
+    return binary

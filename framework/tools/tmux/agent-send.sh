@@ -6,8 +6,8 @@
 #                 [--verify | --no-verify] [--timeout seconds] [--json]
 #
 #   -s session    the destination agent (its tmux session name; matched exactly, never by prefix)
-#   -m message    the message text; "-m -" reads it from stdin. Trailing newlines are dropped,
-#                 everything else (newlines, quotes, $(...), `tmux #{formats}`, key names such as
+#   -m message    the message text; "-m -" reads it from stdin. Trailing whitespace (and
+#                 newlines) is dropped, everything else (newlines, quotes, $(...), `tmux #{formats}`, key names such as
 #                 C-c or Enter, escapes) is delivered literally, never interpreted.
 #   -L socket     tmux socket name (tmux -L). Without -L: the destination agent's own socket from
 #                 $MOSAIC_HOME/fleet/agents/<session>.env when that file exists, else
@@ -22,7 +22,8 @@
 #                 stands at the input cursor, and after Enter it has left the cursor line and
 #                 appears once more in the transcript above it.
 #   --no-verify   paste and press Enter only; the outcome is then "unconfirmed".
-#   --timeout s   overall limit in seconds (lock wait, evidence, ssh); default 10.
+#   --timeout s   seconds to wait for the pane's send lock, and then again for the evidence of
+#                 delivery (with -H: ssh connect at most 10 s, plus the remote's timeouts); default 10.
 #   --json        print one JSON object: outcome, preamble, bytes, elapsed_ms, target, host,
 #                 socket, reason.
 #
@@ -129,7 +130,9 @@ done
   usage_error "--timeout must be a positive number of seconds"
 [[ $ENTER_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "MOSAIC_SEND_ENTER_DELAY must be a number of seconds"
 
-if [[ $message == - ]]; then message=$(cat); else message=$(printf '%s' "$message"); fi
+[[ $message == - ]] && message=$(cat)
+# Trailing whitespace carries nothing and would hide the message's tail from the evidence check.
+while [[ -n $message && ${message: -1} == [[:space:]] ]]; do message=${message%?}; done
 [[ -n $message ]] || usage_error "the message is empty"
 
 now_us t_start
@@ -146,7 +149,7 @@ local_host=${local_host%%.*}
 [[ -n $src_host ]] || src_host=$local_host
 
 # ---------------------------------------------------------------- result, audit, exit
-outcome="" reason="" preamble="" dst_host="" text_file="" buffer=""
+outcome="" reason="" evidence="" preamble="" dst_host="" text_file="" buffer=""
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
   [[ -n $text_file ]] && rm -f -- "$text_file"
@@ -175,8 +178,8 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
   if ((json)); then
     json_str "$outcome" j_out; json_str "$preamble" j_pre; json_str "$dst_host" j_host
     json_str "$reason" j_reason; json_str "$socket" j_socket
-    printf '{"outcome": %s, "preamble": %s, "bytes": %s, "elapsed_ms": %s, "target": "%s", "host": %s, "socket": %s, "reason": %s}\n' \
-      "$j_out" "$j_pre" "$bytes" "$elapsed_ms" "$session" "$j_host" "$j_socket" "$j_reason"
+    printf '{"outcome": %s, "preamble": %s, "bytes": %s, "elapsed_ms": %s, "target": "%s", "host": %s, "socket": %s, "evidence": "%s", "reason": %s}\n' \
+      "$j_out" "$j_pre" "$bytes" "$elapsed_ms" "$session" "$j_host" "$j_socket" "$evidence" "$j_reason"
   else
     printf '%s %s:%s (%s bytes, %s ms)%s\n' "$outcome" "$dst_host" "$session" "$bytes" "$elapsed_ms" \
       "${reason:+: $reason}"
@@ -245,7 +248,10 @@ exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
   finish not_delivered "cannot open the send lock in $lock_dir"
 lock_wait=$(awk -v t="$timeout" 'BEGIN { printf "%.3f", t }')
 flock -w "$lock_wait" "$lock_fd" ||
-  finish not_delivered "another send to $session held the lock for ${timeout}s"
+  finish not_delivered "other sends to $session held its lock for ${timeout}s"
+# Waiting for the lock does not eat into the time the delivery itself may take.
+now_us t
+deadline=$((t + timeout_us))
 
 pane_info() {  # fills pane_id pane_dead pane_in_mode pane_tty; returns tmux's status
   local out
@@ -269,9 +275,14 @@ if stty_out=$(stty -a -F "$pane_tty" 2>/dev/null); then
   [[ " ${stty_out//$'\n'/ } " =~ [\ \;]icanon[\ \;] && " ${stty_out//$'\n'/ } " =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
 fi
 
-# Evidence helpers. probe: the tail of the message's last line, as the screen shows it.
-last_line=${text##*$'\n'}
-last_line=${last_line%"${last_line##*[![:space:]]}"}
+# Evidence helpers. (Patterns like ${x##*$'\n'} are quadratic in bash: a 64 KB message would
+# take seconds, so lines are split with the shortest-suffix form.)
+last_line_of() {  # last_line_of TEXT VAR
+  local _pre=${1%$'\n'*}
+  if [[ $_pre == "$1" ]]; then printf -v "$2" '%s' "$1"; else printf -v "$2" '%s' "${1:${#_pre}+1}"; fi
+}
+# probe: the tail of the message's last line, as the screen shows it.
+last_line_of "$text" last_line
 if ((${#last_line} > 12)); then probe=${last_line: -12}; else probe=$last_line; fi
 probe=${probe##*[$'\t\r\x01'-$'\x1f']}
 [[ -n $probe ]] || probe=${preamble% }
@@ -290,13 +301,12 @@ snapshot() {  # snapshot PREFIX: PREFIX_cursor (the cursor's logical line), PREF
   local y y2 out cur above n
   y=$(mosaic_tmux display-message -p -t "$pane_id" '#{cursor_y}') || return 1
   out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S "-$HISTORY_LINES" -E "$y" \; \
-    display-message -p -t "$pane_id" '#{cursor_y}'; printf x) || return 1
+    display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
   out=${out%$'\nx'}
-  y2=${out##*$'\n'}; out=${out%$'\n'*}
-  [[ $y2 == "$y" ]] || return 1  # the screen moved between the two reads: read again
-  cur=${out##*$'\n'}; above=${out%"$cur"}
-  [[ $out == *$'\n'* ]] || above=""
-  printf -v "${1}_cursor" '%s' "$cur"
+  last_line_of "$out" y2; out=${out%$'\n'*}
+  [[ $y2 == "$y 0" ]] || return 1  # the screen moved between the two reads (or the pane died)
+  last_line_of "$out" cur; above=${out:0:${#out}-${#cur}}
+  printf -v "${1}_above" '%s' "$above"
   count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
   count_of "$above" "$probe" n; printf -v "${1}_above_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
@@ -306,10 +316,16 @@ pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
   ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
 }
-submitted_evidence() {  # it left the cursor line and shows once more in the transcript above
+submitted_evidence() {  # it left the cursor line, and the transcript above took it in
   snapshot e || return 1
   ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
-  ((e_above_probe > base_above_probe || e_above_ph > base_above_ph))
+  if ((e_above_probe > base_above_probe || e_above_ph > base_above_ph)); then
+    evidence=transcript   # the message (or its placeholder) shows once more above the input
+  elif [[ $e_above != "$p_above" ]]; then
+    evidence=response     # the input was taken and the program answered (e.g. pi without a key)
+  else
+    return 1
+  fi
 }
 sleep_until() { local t; now_us t; (($1 > t)) && sleep "$(printf '0.%06d' $(($1 - t)))"; }
 delay_us=$(awk -v t="$ENTER_DELAY" 'BEGIN { printf "%d", t * 1000000 }')

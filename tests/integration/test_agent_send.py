@@ -1,0 +1,322 @@
+"""agent-send.sh against real programs in real tmux: the stub agent, a dead pane, clocks."""
+
+import hashlib
+import json
+import os
+import random
+import socket as socketlib
+import string
+import subprocess
+import threading
+import time
+
+import pytest
+
+from conftest import tmux_cmd, wait_until
+
+HOST = socketlib.gethostname().split(".")[0]
+
+
+def tool(env):
+    return os.path.join(env["MOSAIC_HOME"], "tools", "tmux", "agent-send.sh")
+
+
+def send(env, session, message, *args, socket=None, stdin=True, timeout=60):
+    """Run agent-send.sh --json; the message goes on stdin (-m -) unless stdin=False."""
+    argv = [tool(env), "-s", session, "--json"]
+    if socket is not None:
+        argv += ["-L", socket]
+    argv += list(args)
+    argv += ["-m", "-"] if stdin else ["-m", message]
+    started = time.monotonic()
+    result = subprocess.run(argv, env=env, input=message.encode("utf-8") if stdin else None,
+                            capture_output=True, timeout=timeout, check=False)
+    took = time.monotonic() - started
+    out = result.stdout.decode("utf-8")
+    report = json.loads(out) if out.strip().startswith("{") else None
+    return result.returncode, report, result.stderr.decode("utf-8"), took
+
+
+def preamble(session, source="operator"):
+    return "[%s:%s -> %s:%s] " % (HOST, source, HOST, session)
+
+
+def printable(size, seed):
+    rng = random.Random(seed)
+    alphabet = string.ascii_letters + string.digits + " .,:;!?-_()[]{}<>=+*/'\"|#@%&~^`$\\"
+    text = "".join(rng.choice(alphabet) for _ in range(size))
+    return text.strip() or "x"
+
+
+def assert_arrived(agent, message, report, rc, source="operator", count=1):
+    assert rc == 0, report
+    assert report["outcome"] == "delivered", report
+    expected = preamble(agent.name, source) + message
+    assert report["preamble"] == preamble(agent.name, source)
+    assert report["bytes"] == len(expected.encode("utf-8"))
+    texts = [r["text"] for r in agent.records()]
+    assert texts.count(expected) == count, (texts[-3:], expected[:200])
+
+
+@pytest.mark.parametrize("size", [1, 2048, 10240, 65536])
+def test_sizes_arrive_exactly(start_agent, fleet_env, socket_name, size):
+    agent = start_agent("coder0")
+    message = "x" if size == 1 else printable(size, size)
+    assert len(message.encode()) == size
+    rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+    assert_arrived(agent, message, report, rc)
+    assert report["evidence"] == "transcript"
+    assert len(agent.records()) == 1
+
+
+def test_multiline_and_unicode(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    messages = [
+        "first line\nsecond line\n\n  indented fourth\nlast",
+        "héllo wörld — ünïcödé ✓ 日本語のテキスト 🎉🚀 emoji at the end 🎉",
+        "mixed\n日本語\n🎉 line three\ttab",
+    ]
+    for message in messages:
+        rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+        assert_arrived(agent, message, report, rc)
+    assert [r["text"] for r in agent.records()] == [preamble("coder0") + m for m in messages]
+
+
+def test_text_tmux_or_a_shell_would_interpret(start_agent, fleet_env, socket_name, tmp_path):
+    agent = start_agent("coder0")
+    touched = tmp_path / "pwned"
+    touched2 = tmp_path / "pwned2"
+    messages = [
+        "C-c",
+        "Enter",
+        "C-c Enter C-m Escape",
+        "a ; b ;",
+        ";",
+        "$(touch %s)" % touched,
+        "`touch %s`" % touched2,
+        "'single' \"double\" `back` $HOME ${HOME} $((1+1)) \\ \\\\",
+        "-m -s --json -L x",
+        "-",
+        "\\e[31mred\\e[0m \\x1b[2J \\033c \\n \\t",
+        "#{pane_id} #{session_name} #(touch %s) ##" % touched,
+        "q:wq\n:q!\nexit\nkill-server",
+        "end with semicolon;",
+    ]
+    for message in messages:
+        rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+        assert_arrived(agent, message, report, rc)
+    # The same text on the command line (-m TEXT) is just as literal.
+    rc, report, err, _ = send(fleet_env, "coder0", messages[5], socket=socket_name, stdin=False)
+    assert_arrived(agent, messages[5], report, rc, count=2)
+    assert [r["text"] for r in agent.records()][:len(messages)] == [preamble("coder0") + m for m in messages]
+    assert not touched.exists() and not touched2.exists()
+    # The stub is still alive and tmux did not run anything either.
+    assert agent.pane("#{pane_dead}") == "0"
+
+
+def test_trailing_whitespace_is_dropped(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    rc, report, err, _ = send(fleet_env, "coder0", "hello there\n\n  \t\n", socket=socket_name)
+    assert_arrived(agent, "hello there", report, rc)
+
+
+def test_twenty_concurrent_sends_arrive_whole_and_unmixed(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    messages = ["sender %02d says:\n%s\nend of %02d" % (i, printable(300 + 37 * i, i), i) for i in range(20)]
+    results = [None] * 20
+
+    def worker(i):
+        results[i] = send(fleet_env, "coder0", messages[i], "-S", "peer%02d" % i, "--timeout", "60",
+                          socket=socket_name, timeout=150)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for i, (rc, report, err, _) in enumerate(results):
+        assert rc == 0 and report["outcome"] == "delivered", (i, report, err)
+    texts = [r["text"] for r in agent.records()]
+    assert len(texts) == 20
+    expected = ["[%s:peer%02d -> %s:coder0] %s" % (HOST, i, HOST, m) for i, m in enumerate(messages)]
+    assert sorted(texts) == sorted(expected)
+
+
+def test_missing_session_is_no_session_fast(start_agent, fleet_env, socket_name):
+    start_agent("coder0")
+    rc, report, err, took = send(fleet_env, "coder", "hi", socket=socket_name)  # prefix of coder0
+    assert rc == 5 and report["outcome"] == "no_session", report
+    assert took < 2
+    rc, report, err, took = send(fleet_env, "coder0", "hi", socket="no-server-here")
+    assert rc == 5 and report["outcome"] == "no_session", report
+    assert took < 2
+
+
+def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
+    result = tmux_cmd(fleet_env, socket_name, "new-session", "-d", "-s", "gone", "sleep 0.3",
+                      ";", "set-option", "-t", "gone", "remain-on-exit", "on")
+    assert result.returncode == 0, result.stderr
+    wait_until(lambda: tmux_cmd(fleet_env, socket_name, "display-message", "-p", "-t", "=gone:",
+                                "#{pane_dead}").stdout.strip() == "1", what="the pane to die")
+    rc, report, err, took = send(fleet_env, "gone", "are you there?", socket=socket_name)
+    assert rc == 4 and report["outcome"] == "not_delivered", report
+    assert "dead" in report["reason"]
+    assert took < 2
+
+
+@pytest.mark.parametrize("command", [
+    "watch -n0.1 date",
+    "while :; do date +%T.%N; sleep 0.1; done",
+    "while :; do date +%T.%N; sleep 0.7; done",
+])
+def test_a_clock_is_never_delivered(start_agent, fleet_env, socket_name, command):
+    clock = start_agent("clock", command=command, ready=None)
+    wait_until(lambda: ":" in clock.capture(), what="the clock to tick")
+    for _ in range(2):
+        rc, report, err, _took = send(fleet_env, "clock", "tick tock", "--timeout", "2", socket=socket_name)
+        assert report["outcome"] != "delivered", report
+        assert rc == 3, report
+
+
+def test_copy_mode_is_left_before_pasting(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    agent.tmux("copy-mode", "-t", "=coder0:")
+    assert agent.pane("#{pane_in_mode}") == "1"
+    rc, report, err, _ = send(fleet_env, "coder0", "after copy mode", socket=socket_name)
+    assert_arrived(agent, "after copy mode", report, rc)
+    assert agent.pane("#{pane_in_mode}") == "0"
+
+
+def test_socket_comes_from_the_agent_env_file(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    env_file = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "agents", "coder0.env")
+    with open(env_file, "w") as handle:
+        handle.write("MOSAIC_AGENT_NAME=coder0\nMOSAIC_TMUX_SOCKET=%s\n" % socket_name)
+    rc, report, err, _ = send(fleet_env, "coder0", "found by env file")
+    assert_arrived(agent, "found by env file", report, rc)
+    assert report["socket"] == socket_name
+
+
+def test_default_socket_means_no_dash_L(start_agent, fleet_env):
+    # TMUX_TMPDIR is private to the test, so the default socket is too.
+    agent = start_agent("coder0", socket="")
+    rc, report, err, _ = send(fleet_env, "coder0", "on the default socket", socket="")
+    assert_arrived(agent, "on the default socket", report, rc)
+    env = dict(fleet_env, MOSAIC_TMUX_SOCKET="")
+    rc, report, err, _ = send(env, "coder0", "again, without -L")
+    assert_arrived(agent, "again, without -L", report, rc)
+
+
+def test_source_name_and_audit_log(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    env = dict(fleet_env, MOSAIC_AGENT_NAME="orchestrator")
+    rc, report, err, _ = send(env, "coder0", "from the orchestrator", socket=socket_name)
+    assert_arrived(agent, "from the orchestrator", report, rc, source="orchestrator")
+    rc, report, err, _ = send(env, "coder0", "from a named source", "-S", "reviewer1", socket=socket_name)
+    assert_arrived(agent, "from a named source", report, rc, source="reviewer1")
+    rc, report, err, _ = send(fleet_env, "nobody", "lost", socket=socket_name)
+    with open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log")) as handle:
+        lines = handle.read().splitlines()
+    assert len(lines) == 3
+    digest = hashlib.sha256((preamble("coder0", "reviewer1") + "from a named source").encode()).hexdigest()
+    fields = dict(f.split("=", 1) for f in lines[1].split()[1:])
+    assert fields == {"outcome": "delivered", "src": "%s:reviewer1" % HOST, "dst": "%s:coder0" % HOST,
+                      "bytes": str(report_bytes("coder0", "reviewer1", "from a named source")),
+                      "sha256": digest, "elapsed_ms": fields["elapsed_ms"]}
+    assert time.strftime("%Y-%m-%dT") in lines[1].split()[0]
+    assert "outcome=no_session" in lines[2] and "dst=%s:nobody" % HOST in lines[2]
+
+
+def report_bytes(session, source, message):
+    return len((preamble(session, source) + message).encode())
+
+
+def test_no_verify_sends_without_proof(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    rc, report, err, _ = send(fleet_env, "coder0", "fire and forget", "--no-verify", socket=socket_name)
+    assert rc == 3 and report["outcome"] == "unconfirmed", report
+    wait_until(lambda: agent.records(), what="the stub to log the message")
+    assert agent.records()[0]["text"] == preamble("coder0") + "fire and forget"
+
+
+def test_plain_output_and_help(start_agent, fleet_env, socket_name):
+    start_agent("coder0")
+    result = subprocess.run([tool(fleet_env), "-L", socket_name, "-s", "coder0", "-m", "plain"],
+                            env=fleet_env, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode == 0
+    assert result.stdout.startswith("delivered %s:coder0 (" % HOST), result.stdout
+    helptext = subprocess.run([tool(fleet_env), "--help"], env=fleet_env, capture_output=True, text=True,
+                              check=False).stdout
+    for needle in ("-H user@host", "0  delivered", "3  unconfirmed", "4  not_delivered",
+                   "5  no_session", "2  usage"):
+        assert needle in helptext
+
+
+@pytest.mark.parametrize("args", [
+    [],
+    ["-s", "coder0"],
+    ["-m", "hi"],
+    ["-s", "bad.name", "-m", "hi"],
+    ["-s", "-coder", "-m", "hi"],
+    ["-s", "coder0", "-m", ""],
+    ["-s", "coder0", "-m", " \n "],
+    ["-s", "coder0", "-m", "hi", "--timeout", "0"],
+    ["-s", "coder0", "-m", "hi", "--timeout", "soon"],
+    ["-s", "coder0", "-m", "hi", "-H", "-oProxyCommand=x"],
+    ["-s", "coder0", "-m", "hi", "-L", "a;b"],
+    ["-s", "coder0", "-m", "hi", "--frobnicate"],
+])
+def test_usage_errors_send_nothing(fleet_env, args):
+    result = subprocess.run([tool(fleet_env)] + args, env=fleet_env, capture_output=True, text=True,
+                            timeout=10, check=False)
+    assert result.returncode == 2, (args, result.stdout, result.stderr)
+    assert "usage:" in result.stderr
+    assert not os.path.exists(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log"))
+
+
+FAKE_SSH = r"""#!/usr/bin/env bash
+# A stand-in for ssh: records its options, then runs the remote command line through a shell the
+# way sshd does (sh -c "<the command>"), stdin passed through.
+printf '%s\n' "$@" >"$FAKE_SSH_LOG"
+while (($#)); do
+  case $1 in -o) shift 2 ;; --) shift; break ;; -*) shift ;; *) break ;; esac
+done
+shift  # the destination
+exec sh -c "$*"
+"""
+
+
+def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(start_agent, fleet_env, socket_name,
+                                                                      tmp_path):
+    agent = start_agent("coder0")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ssh").write_text(FAKE_SSH)
+    (bindir / "ssh").chmod(0o755)
+    env = dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
+               MOSAIC_AGENT_NAME="planner")
+    message = "over ssh: $(touch %s) `id` 'q' \"dq\" ; C-c\nsecond line %%s \\n" % (tmp_path / "pwned")
+    rc, report, err, _ = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
+    assert rc == 0 and report["outcome"] == "delivered", (report, err)
+    # The remote side reports its own host; the source host is the sender's.
+    assert report["preamble"] == "[%s:planner -> %s:coder0] " % (HOST, HOST)
+    assert agent.records()[-1]["text"] == report["preamble"] + message
+    assert not (tmp_path / "pwned").exists()
+    ssh_args = (tmp_path / "ssh.args").read_text().splitlines()
+    assert ssh_args[:4] == ["-o", "BatchMode=yes", "-o", "ConnectTimeout=10"]
+    assert "fleet@web2" in ssh_args
+    assert "touch" not in ssh_args[-1]  # the message never travels on the command line
+    log = open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log")).read()
+    assert "dst=fleet@web2:coder0" in log  # the sender's record
+    assert "dst=%s:coder0" % HOST in log  # the delivering side's record
+
+
+def test_remote_unreachable_host_fails_within_the_timeout(fleet_env):
+    # 192.0.2.0/24 is TEST-NET-1: never routed, so only the connect timeout ends the attempt.
+    rc, report, err, took = send(fleet_env, "coder0", "hello?", "-H", "fleet@192.0.2.1", "--timeout", "2")
+    assert rc == 4 and report["outcome"] == "not_delivered", report
+    assert "ssh fleet@192.0.2.1" in report["reason"]
+    assert took < 8
+    rc, report, err, took = send(fleet_env, "coder0", "hello?", "-H", "fleet@no-such-host.invalid")
+    assert rc == 4 and report["outcome"] == "not_delivered", report
+    assert took < 8
