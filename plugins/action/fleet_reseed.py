@@ -52,7 +52,9 @@ def collection_version(root=COLLECTION_ROOT):
 
 
 class ActionModule(ActionBase):
-    TRANSFERS_FILES = True
+    # False: no remote tmp dir up front. The no-change case is then ONE remote command (with
+    # pipelining); the tmp dir is made only when the archive must be sent.
+    TRANSFERS_FILES = False
     _supports_check_mode = True
     _supports_async = False
 
