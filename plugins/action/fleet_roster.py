@@ -32,6 +32,14 @@ class ActionModule(ActionBase):
         del tmp
         result["changed"] = False
         try:
+            return self._run(result)
+        except Exception as exc:  # a bad roster must never end in a traceback
+            return dict(result, failed=True, violations=[],
+                        msg="mosaic.fleet.fleet_roster could not check the roster: %s: %s"
+                            % (type(exc).__name__, to_text(exc)))
+
+    def _run(self, result):
+        try:
             _, args = self.validate_argument_spec(
                 argument_spec=ARGUMENT_SPEC,
                 mutually_exclusive=[("roster", "src", "profile")],
@@ -51,7 +59,7 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=problem, violations=[])
         if not violations:
             normalized, violations = fleet_roster.validate(
-                document, fleet_roster.load_schema(), args["hosts"], args["default_host"])
+                document, fleet_roster.load_schema(), args["hosts"], args["default_host"] or None)
         if violations:
             return dict(result, failed=True,
                         msg="%s is not a valid roster (%d problem%s):\n%s"

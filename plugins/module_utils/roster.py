@@ -39,14 +39,23 @@ RUNTIMES = ("claude", "codex", "pi", "opencode", "stub")
 EXEMPT_PROFILES = ("minimal", "canary")
 NAME_MAX_LENGTH = 48
 # '.' and ':' are left out on purpose: tmux silently rewrites them to '_' in session names, which
-# would break "the session name is the agent name".
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_-]*$")
+# would break "the session name is the agent name". Matched with fullmatch: '$' would accept a
+# trailing newline.
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+# Python's '$' (used by jsonschema for the schema's patterns) matches before a final newline, and
+# no roster string may carry a control character into an env file, a unit or a tmux command.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 DEFAULT_HOST = "localhost"
 DEFAULT_TENANT = "default"
+DEFAULT_PROFILE = "full"
+DEFAULT_TRANSPORT = "tmux"
 DEFAULT_HOLDER_SESSION = "mosaic-holder"
 DEFAULT_WORKING_DIRECTORY = "~"
 DEFAULT_CLASS = "worker"
 ROOT_PATH = "(root)"
+# A parsed document larger than this (counting every alias expansion) is refused before
+# validation: YAML aliases can make a small file expand exponentially ("billion laughs").
+MAX_DOCUMENT_NODES = 1000000
 
 Violation = namedtuple("Violation", ["path", "message"])
 
@@ -101,15 +110,39 @@ def _validator(schema):
     return cached[1]
 
 
-def format_path(parts):
-    """['agents', 2, 'runtime'] -> 'agents[2].runtime'; [] -> '(root)'."""
+_MISSING = object()
+
+
+def format_path(parts, document=_MISSING):
+    """['agents', 2, 'runtime'] -> 'agents[2].runtime'; [] -> '(root)'.
+
+    With ``document``, the path is followed through it so that an integer mapping key (YAML
+    allows ``1: x``) reads as a key, not as a list index.
+    """
     text = ""
+    node = document
     for part in parts:
-        if isinstance(part, int) and not isinstance(part, bool):
+        if document is _MISSING:
+            is_index = isinstance(part, int) and not isinstance(part, bool)
+        else:
+            is_index = isinstance(node, list)
+            node = _child(node, part)
+        if is_index:
             text += "[%d]" % part
         else:
             text += ("." if text else "") + str(part)
     return text or ROOT_PATH
+
+
+def _child(node, part):
+    try:
+        if isinstance(node, list):
+            return node[part]
+        if isinstance(node, dict):
+            return node.get(part)
+    except (TypeError, IndexError):
+        pass
+    return None
 
 
 def _type_name(value):
@@ -131,7 +164,50 @@ def _type_name(value):
 
 
 def _short(value, limit=60):
-    text = repr(value)
+    """A repr of ``value`` cut to ``limit`` characters, never building more than that.
+
+    Plain ``repr`` of a hostile document (nested aliases) could take unbounded time and memory.
+    """
+    pieces = []
+    size = [0]
+
+    def add(text):
+        pieces.append(text)
+        size[0] += len(text)
+
+    def walk(item, depth):
+        if size[0] > limit:
+            return
+        if depth > 16:
+            add("...")
+        elif isinstance(item, dict):
+            add("{")
+            for count, (key, val) in enumerate(item.items()):
+                if size[0] > limit:
+                    return
+                add(", " if count else "")
+                walk(key, depth + 1)
+                add(": ")
+                walk(val, depth + 1)
+            add("}")
+        elif isinstance(item, (list, tuple)):
+            add("[")
+            for count, val in enumerate(item):
+                if size[0] > limit:
+                    return
+                add(", " if count else "")
+                walk(val, depth + 1)
+            add("]")
+        elif isinstance(item, str):
+            add(repr(item[:limit + 1]))
+        else:
+            try:
+                add(repr(item)[:limit + 1])
+            except Exception:  # an exotic object with a broken repr
+                add("<%s>" % type(item).__name__)
+
+    walk(value, 0)
+    text = "".join(pieces)
     return text if len(text) <= limit else text[:limit - 3] + "..."
 
 
@@ -173,11 +249,11 @@ def _describe_schema_error(error):
 
 
 def schema_violations(document, schema):
-    """Every schema violation of ``document``, sorted by path."""
+    """Every schema violation of ``document`` (unsorted; ``validate`` sorts)."""
     found = []
     for error in _validator(schema).iter_errors(document):
         for parts, message in _describe_schema_error(error):
-            found.append(Violation(format_path(parts), message))
+            found.append(Violation(format_path(parts, document), message))
     return found
 
 
@@ -195,7 +271,7 @@ def name_problem(name):
         return "must not contain '.' or ':' (tmux rewrites them in session names)"
     if "/" in name:
         return "must not contain '/' (it names files and units)"
-    if not NAME_PATTERN.match(name):
+    if not NAME_PATTERN.fullmatch(name):
         return ("%s may use only letters, digits, '_' and '-' (it is a tmux session, a unit "
                 "instance and a file name)" % _short(name))
     return None
@@ -213,6 +289,37 @@ def _agents(document):
     return [(i, a) for i, a in enumerate(agents) if isinstance(a, dict)]
 
 
+# Free-form strings, by place; the names and enums are checked more strictly elsewhere.
+_TEXT_FIELDS = (
+    ((), ("tenant",)),
+    (("tmux",), ("socket_name", "holder_session")),
+    (("defaults",), ("working_directory", "model_hint", "host")),
+    (("connector", "matrix"), ("homeserver_url", "user_id", "room_id")),
+    (("connector", "discord"), ("channel_id",)),
+)
+_AGENT_TEXT_FIELDS = ("model_hint", "host", "ssh", "socket", "working_directory", "command")
+
+
+def _control_violations(document, agents):
+    found = []
+
+    def check(path, block, fields):
+        for field in fields:
+            value = block.get(field)
+            if isinstance(value, str) and CONTROL_CHARACTERS.search(value):
+                found.append(Violation("%s%s" % (path, field), "must not contain control characters "
+                                       "such as a newline or a tab (got %s)" % _short(value)))
+
+    for where, fields in _TEXT_FIELDS:
+        block = document
+        for key in where:
+            block = _as_dict(block.get(key))
+        check("".join(k + "." for k in where), block, fields)
+    for index, agent in agents:
+        check("agents[%d]." % index, agent, _AGENT_TEXT_FIELDS)
+    return found
+
+
 def semantic_violations(document, inventory_hosts=None, default_host=None):
     """Fleet invariants the schema cannot express. Tolerates any shape of input."""
     found = []
@@ -227,7 +334,7 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
     for index, agent in agents:
         path = "agents[%d]" % index
         name = agent.get("name")
-        if isinstance(name, str):  # a non-string name is the schema's to report
+        if isinstance(name, str):  # a missing or non-string name is the schema's to report
             problem = name_problem(name)
             if problem:
                 found.append(Violation(path + ".name", problem))
@@ -242,23 +349,30 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
         if "runtime" not in agent and "runtime" not in defaults:
             found.append(Violation(path + ".runtime", "is required (no defaults.runtime is set)"))
         if "ssh" in agent and "host" not in agent:
-            found.append(Violation(path + ".ssh", "is only allowed together with 'host'"))
+            found.append(Violation(path + ".ssh", "is only allowed together with 'host' (it is how "
+                                   "peers reach that host)"))
 
-    profile = document.get("profile", "full")
-    classes = [(i, a.get("class", DEFAULT_CLASS)) for i, a in agents]
-    orchestrators = [i for i, c in classes if c == "orchestrator"]
-    if len(orchestrators) > 1:
-        for i in orchestrators[1:]:
-            found.append(Violation("agents[%d].class" % i, "a second orchestrator (agents[%d] is already "
-                                   "the orchestrator); a fleet has exactly one" % orchestrators[0]))
-    if profile not in EXEMPT_PROFILES and agents:
+    profile = document.get("profile", DEFAULT_PROFILE)
+    orchestrators = []
+    has_enhancer = False
+    for index, agent in agents:
+        klass = agent.get("class", DEFAULT_CLASS)
+        if klass == "orchestrator":
+            orchestrators.append(index)
+        elif klass == "enhancer":
+            has_enhancer = True
+    for index in orchestrators[1:]:
+        found.append(Violation("agents[%d].class" % index, "a second orchestrator (agents[%d] is already "
+                               "the orchestrator); a fleet has exactly one" % orchestrators[0]))
+    if agents and not (isinstance(profile, str) and profile in EXEMPT_PROFILES):
         if not orchestrators:
             found.append(Violation("agents", "no agent has class 'orchestrator'; a fleet needs exactly one "
                                    "(or declare profile: minimal or canary)"))
-        if not [i for i, c in classes if c == "enhancer"]:
+        if not has_enhancer:
             found.append(Violation("agents", "no agent has class 'enhancer'; a fleet needs at least one "
                                    "(or declare profile: minimal or canary)"))
 
+    found.extend(_control_violations(document, agents))
     found.extend(_connector_violations(document.get("connector")))
     if inventory_hosts is not None:
         found.extend(_placement_violations(document, agents, inventory_hosts, default_host))
@@ -284,20 +398,40 @@ def _connector_violations(connector):
             elif isinstance(settings, dict):
                 for field in fields:
                     if field not in settings:
-                        found.append(Violation("connector.%s.%s" % (block, field), "is required"))
+                        found.append(Violation("connector.%s.%s" % (block, field),
+                                               "is required with kind: %s" % block))
     return found
+
+
+def _fallback_host(defaults, default_host):
+    """Host of agents without ``host``: defaults.host, else the caller's default, else localhost."""
+    host = defaults.get("host")
+    if isinstance(host, str) and host:
+        return host
+    return default_host or DEFAULT_HOST
 
 
 def _placement_violations(document, agents, inventory_hosts, default_host):
     hosts = set(str(h) for h in inventory_hosts)
-    fallback = _as_dict(document.get("defaults")).get("host") or default_host or DEFAULT_HOST
+    listed = sorted(hosts)
+    listing = ", ".join(listed[:10]) + (", ..." if len(listed) > 10 else "") if listed else "none"
+    defaults = _as_dict(document.get("defaults"))
     found = []
+    from_defaults = isinstance(defaults.get("host"), str) and defaults.get("host") != ""
+    fallback = _fallback_host(defaults, default_host)
+    if from_defaults and fallback not in hosts:
+        found.append(Violation("defaults.host", "host %r is not in the inventory (hosts: %s)"
+                               % (fallback, listing)))
     for index, agent in agents:
-        host = agent.get("host", fallback)
-        if isinstance(host, str) and host not in hosts:
-            where = "agents[%d].host" % index if "host" in agent else "agents[%d]" % index
-            found.append(Violation(where, "host %r is not in the inventory (hosts: %s)"
-                                   % (host, ", ".join(sorted(hosts)) or "none")))
+        if "host" in agent:
+            host = agent["host"]
+            if isinstance(host, str) and host not in hosts:
+                found.append(Violation("agents[%d].host" % index, "host %r is not in the inventory "
+                                       "(hosts: %s)" % (host, listing)))
+        elif not from_defaults and fallback not in hosts:
+            found.append(Violation("agents[%d]" % index, "has no host, and the default host %r is not in "
+                                   "the inventory (hosts: %s); set host, defaults.host or default_host"
+                                   % (fallback, listing)))
     return found
 
 
@@ -308,29 +442,38 @@ def normalize(document, default_host=None):
     tmux = dict(document.get("tmux") or {})
     tmux.setdefault("socket_name", "")
     tmux.setdefault("holder_session", DEFAULT_HOLDER_SESSION)
-    fallback_host = defaults.get("host") or default_host or DEFAULT_HOST
+    fallback_host = _fallback_host(defaults, default_host)
+    runtime = defaults.get("runtime")
+    model_hint = defaults.get("model_hint", "")
+    socket = tmux["socket_name"]
+    working_directory = defaults["working_directory"]
     agents = []
     for agent in document["agents"]:
+        get = agent.get
         agents.append({
             "name": agent["name"],
-            "runtime": agent.get("runtime", defaults.get("runtime")),
-            "class": agent.get("class", DEFAULT_CLASS),
-            "persistent_persona": bool(agent.get("persistent_persona", False)),
-            "model_hint": agent.get("model_hint", defaults.get("model_hint", "")),
-            "host": agent.get("host", fallback_host),
-            "ssh": agent.get("ssh", ""),
-            "socket": agent.get("socket", tmux["socket_name"]),
-            "working_directory": agent.get("working_directory", defaults["working_directory"]),
-            "command": agent.get("command", ""),
+            "runtime": get("runtime", runtime),
+            "class": get("class", DEFAULT_CLASS),
+            "persistent_persona": bool(get("persistent_persona", False)),
+            "model_hint": get("model_hint", model_hint),
+            "host": get("host", fallback_host),
+            "ssh": get("ssh", ""),
+            "socket": get("socket", socket),
+            "working_directory": get("working_directory", working_directory),
+            "command": get("command", ""),
         })
+    connector = dict(document.get("connector") or {"kind": "tmux"})
+    for block in _CONNECTOR_FIELDS:
+        if isinstance(connector.get(block), dict):
+            connector[block] = dict(connector[block])
     return {
-        "version": document["version"],
+        "version": 1,
         "tenant": document.get("tenant", DEFAULT_TENANT),
-        "profile": document.get("profile", "full"),
-        "transport": document.get("transport", "tmux"),
+        "profile": document.get("profile", DEFAULT_PROFILE),
+        "transport": document.get("transport", DEFAULT_TRANSPORT),
         "tmux": tmux,
         "defaults": defaults,
-        "connector": dict(document.get("connector") or {"kind": "tmux"}),
+        "connector": connector,
         "agents": agents,
     }
 
@@ -343,31 +486,117 @@ def placement(normalized):
     return placed
 
 
-def validate(document, schema, inventory_hosts=None, default_host=None):
-    """(normalized roster or None, [Violation...]). The roster is normalized only when clean."""
+def validate(document, schema=None, inventory_hosts=None, default_host=None):
+    """(normalized roster or None, [Violation...]). The roster is normalized only when clean.
+
+    ``schema`` defaults to the collection's roster schema. With ``inventory_hosts`` (a list of
+    host names), every agent's host must be one of them. ``default_host`` places agents that
+    name no host when the roster has no ``defaults.host`` (else ``localhost``).
+    """
+    if schema is None:
+        schema = load_schema()
     found = schema_violations(document, schema)
     found.extend(semantic_violations(document, inventory_hosts, default_host))
-    found = sorted(set(found), key=lambda v: (_path_sort_key(v.path), v.message))
     if found:
-        return None, found
+        return None, sorted(set(found), key=lambda v: (_path_sort_key(v.path), v.message))
     return normalize(document, default_host), []
 
 
+_PATH_SPLIT = re.compile(r"[.\[\]]+")
+
+
 def _path_sort_key(path):
-    return [(0, int(p), "") if p.isdigit() else (1, 0, p) for p in re.split(r"[.\[\]]+", path) if p]
+    return [(0, int(p), "") if p.isascii() and p.isdigit() else (1, 0, p) for p in _PATH_SPLIT.split(path) if p]
+
+
+if HAS_YAML:
+    class RosterLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):
+        """yaml's safe loader, but a key given twice in one mapping is an error, not "last wins"."""
+
+        def construct_mapping(self, node, deep=False):
+            if isinstance(node, yaml.MappingNode):
+                seen = {}
+                for key_node, _value in node.value:
+                    if key_node.tag == "tag:yaml.org,2002:merge":
+                        continue
+                    key = self.construct_object(key_node, deep=deep)
+                    try:
+                        first = seen.get(key)
+                    except TypeError:  # unhashable: the base class reports it
+                        continue
+                    if first is not None:
+                        raise yaml.constructor.ConstructorError(
+                            "while constructing a mapping", node.start_mark,
+                            "found duplicate key %s (first given at line %d)" % (_short(key), first.line + 1),
+                            key_node.start_mark)
+                    seen[key] = key_node.start_mark
+            return super(RosterLoader, self).construct_mapping(node, deep=deep)
+else:  # pragma: no cover
+    RosterLoader = None
+
+
+def _oversized(document, limit=MAX_DOCUMENT_NODES):
+    """'recursive' or 'too large' when the document is one of those, else None.
+
+    Counts nodes as if every alias were expanded, memoized per object, so it is linear in the
+    size of the parsed graph however much the aliases multiply it.
+    """
+    sizes = {}
+    on_path = set()
+    stack = [(document, False)]
+    while stack:
+        item, done = stack.pop()
+        if not isinstance(item, (dict, list)):
+            continue
+        key = id(item)
+        if done:
+            on_path.discard(key)
+            children = list(item.items()) if isinstance(item, dict) else item
+            total = 1
+            for child in (c for pair in children for c in pair) if isinstance(item, dict) else children:
+                total += sizes.get(id(child), 1) if isinstance(child, (dict, list)) else 1
+            sizes[key] = total
+            if total > limit:
+                return "too large"
+            continue
+        if key in sizes:
+            continue
+        if key in on_path:
+            return "recursive"
+        on_path.add(key)
+        stack.append((item, True))
+        values = item.values() if isinstance(item, dict) else item
+        stack.extend((child, False) for child in values if isinstance(child, (dict, list)))
+    return None
 
 
 def parse_text(text, source="roster"):
     """Parse YAML (or JSON) text. Returns (document, [Violation]) with line and column on errors."""
     try:
-        return yaml.safe_load(text), []
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
-        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        document = yaml.load(text, Loader=RosterLoader)  # nosec B506 - a safe loader
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or str(exc).splitlines()[0]
         where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark is not None else ""
         return None, [Violation(ROOT_PATH, "%s is not valid YAML%s: %s" % (source, where, problem))]
+    except yaml.reader.ReaderError as exc:
+        where = ""
+        if isinstance(text, str) and isinstance(exc.position, int):
+            line = text.count("\n", 0, exc.position) + 1
+            column = exc.position - (text.rfind("\n", 0, exc.position) + 1) + 1
+            where = " at line %d, column %d" % (line, column)
+        return None, [Violation(ROOT_PATH, "%s is not valid YAML%s: %s" % (source, where, exc.reason))]
+    except yaml.YAMLError as exc:
+        return None, [Violation(ROOT_PATH, "%s is not valid YAML: %s" % (source, str(exc).splitlines()[0]))]
     except Exception as exc:  # yaml can raise ValueError/RecursionError on hostile input
-        return None, [Violation(ROOT_PATH, "%s could not be parsed: %s" % (source, exc))]
+        return None, [Violation(ROOT_PATH, "%s could not be parsed: %s: %s" % (source, type(exc).__name__, exc))]
+    problem = _oversized(document)
+    if problem == "recursive":
+        return None, [Violation(ROOT_PATH, "%s refers to itself through a YAML alias" % source)]
+    if problem:
+        return None, [Violation(ROOT_PATH, "%s expands to more than %d values through YAML aliases"
+                                % (source, MAX_DOCUMENT_NODES))]
+    return document, []
 
 
 def format_violations(violations):
