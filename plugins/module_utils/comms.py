@@ -32,7 +32,7 @@ def _quote(word):
 
 def send_command(sender, peer, send_tool=SEND_TOOL):
     """The exact shell command ``sender`` runs to message ``peer`` (the text is a placeholder)."""
-    words = [send_tool]
+    words = [send_tool if send_tool.startswith("~/") else _quote(send_tool)]
     words += [_quote(w) for w in socket_args(peer["socket"])]
     if peer["host"] != sender["host"]:
         words += ["-H", _quote(peer["ssh"] or peer["host"])]
@@ -121,7 +121,7 @@ def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL):
         "It says the text arrived, not that it was read or acted on: wait for a reply.")
     add("- `unconfirmed`: the text was typed in but its submission could not be verified. Do not "
         "resend blindly (the peer may get it twice); check with the peer first.")
-    add("- `not_delivered`: the message did not reach the peer (no such session, host unreachable, "
-        "...). Retry later, or tell the point of contact.")
+    add("- `not_delivered`: nothing was submitted (dead pane, host unreachable, ...); `no_session`: the "
+        "peer's session does not exist. Retry later, or tell %s." % ("the operator" if orchestrator is None else "the point of contact"))
     add("")
     return "\n".join(out)
