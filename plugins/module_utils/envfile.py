@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import re
 
-_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:=@+-]*$")
-_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:=@+-]*\Z")  # \Z, not $: "$" also matches before a final newline
+_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
 # The contract's fixed leading keys, in order; extras follow.
 LEADING_KEYS = (
