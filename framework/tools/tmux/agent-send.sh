@@ -144,6 +144,8 @@ if [[ -z $source ]]; then
   if [[ -z $source && -n ${TMUX:-} ]]; then source=$(tmux display-message -p '#S' 2>/dev/null) || source=""; fi
   [[ $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || source=operator
 fi
+# From here on "no socket" means the default socket, not the server of the pane we run in.
+unset TMUX
 local_host=$(hostname -s 2>/dev/null || uname -n)
 local_host=${local_host%%.*}
 [[ -n $src_host ]] || src_host=$local_host

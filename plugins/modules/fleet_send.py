@@ -1,0 +1,266 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_send
+short_description: Send a verified message into a mosaic.fleet agent's tmux pane
+version_added: 0.1.0
+description:
+  - Delivers one message to one agent by running the fleet user's
+    C(~/.config/mosaic/tools/tmux/agent-send.sh) once, with the message on its standard input
+    (never on a command line). That script is the only delivery implementation; agents use it
+    directly to talk to each other.
+  - "The agent receives C([<src_host>:<src_session> -> <dst_host>:<dst_session>] <message>):
+    pasted literally from a uniquely named tmux buffer with bracketed paste (line feeds kept),
+    then Enter as a separate key after a short delay. Sends to one pane are serialized."
+  - "With O(verify) the outcome rests on evidence of this message: after the paste its tail (or
+    the TUI's paste placeholder) stands at the input cursor, and after Enter it has left the
+    input line while the transcript above took it in. Outcomes: C(delivered); C(unconfirmed)
+    (sent, evidence incomplete: a warning, the task still succeeds and reports changed);
+    C(not_delivered) and C(no_session) (the task fails, for example for a dead pane or a missing
+    session)."
+  - Every send is appended to C(fleet/log/send.log) under the fleet user's MOSAIC_HOME.
+author:
+  - mosaic.fleet developers
+options:
+  agent:
+    description:
+      - The destination agent (its tmux session name, matched exactly).
+    type: str
+    required: true
+  message:
+    description:
+      - The message text. Trailing whitespace is dropped; everything else arrives literally.
+      - Mutually exclusive with O(src).
+    type: str
+  src:
+    description:
+      - A file on the target host whose content (UTF-8) is the message.
+      - Mutually exclusive with O(message).
+    type: path
+  verify:
+    description:
+      - Wait for evidence of delivery. Without it the outcome is at best C(unconfirmed).
+    type: bool
+    default: true
+  timeout:
+    description:
+      - Seconds to wait for the pane's send lock, and again for the evidence of delivery.
+    type: float
+    default: 10
+  source:
+    description:
+      - The sender's name in the preamble. Defaults to C(operator).
+    type: str
+  user:
+    description:
+      - The fleet user whose tmux server holds the agent. Defaults to the user the module runs as.
+      - Running as root for another user, agent-send.sh runs as that user (C(runuser -u), or
+        C(setpriv) where runuser is missing) with the user's HOME, so it reaches the user's tmux
+        server.
+    type: str
+  socket:
+    description:
+      - The tmux socket name (C(tmux -L)); an empty string is the default tmux socket.
+      - When omitted, agent-send.sh takes the agent's socket from its env file
+        (C(fleet/agents/<agent>.env)), else the default socket.
+    type: str
+  mosaic_home:
+    description:
+      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
+    type: path
+  host:
+    description:
+      - An ssh destination (C(user@host)) when the agent runs on another host than the one the
+        module runs on; agent-send.sh then relays the send over ssh (BatchMode) to that host's
+        agent-send.sh. Rarely needed, since playbooks run the module on the agent's own host.
+    type: str
+attributes:
+  check_mode:
+    support: full
+    details: In check mode nothing is sent; the module returns the preamble and size of what would be sent.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Needs bash, tmux and flock on the target, and the mosaic.fleet framework in the fleet user's
+    MOSAIC_HOME (the C(mosaic.fleet.fleet) playbook installs it).
+  - Exit codes of agent-send.sh, for scripts that call it directly, are listed in its C(--help).
+seealso:
+  - module: mosaic.fleet.fleet_ps
+"""
+
+EXAMPLES = r"""
+- name: Brief the coder
+  mosaic.fleet.fleet_send:
+    agent: coder0
+    message: |
+      Please pick up issue 42.
+      Reply to the orchestrator when the tests pass.
+
+- name: Send a prepared briefing file as the fleet user, from root
+  become: true
+  mosaic.fleet.fleet_send:
+    agent: reviewer0
+    src: /srv/briefings/review.md
+    user: fleet
+    source: release-bot
+    timeout: 30
+
+- name: Fire and forget (outcome is at best unconfirmed)
+  mosaic.fleet.fleet_send:
+    agent: orchestrator
+    message: nightly build finished
+    verify: false
+"""
+
+RETURN = r"""
+outcome:
+  description: C(delivered), C(unconfirmed), C(not_delivered) or C(no_session); C(would_send) in check mode.
+  returned: always
+  type: str
+  sample: delivered
+preamble:
+  description: The line the message was prefixed with.
+  returned: always
+  type: str
+  sample: "[web1:operator -> web1:coder0] "
+bytes:
+  description: Size in bytes of what was pasted (preamble and message).
+  returned: always
+  type: int
+  sample: 120
+elapsed_ms:
+  description: Milliseconds from the start of agent-send.sh to its verdict (0 in check mode).
+  returned: always
+  type: int
+  sample: 352
+target:
+  description: The agent.
+  returned: always
+  type: str
+  sample: coder0
+host:
+  description: The short host name of the destination as the preamble shows it.
+  returned: always
+  type: str
+  sample: web1
+evidence:
+  description: >-
+    What proved delivery: C(transcript) (the message, or its paste placeholder, appeared above
+    the input line) or C(response) (the input line was cleared and the program answered); empty
+    otherwise.
+  returned: when sent
+  type: str
+  sample: transcript
+reason:
+  description: Why the outcome is not C(delivered); empty when it is.
+  returned: always
+  type: str
+  sample: ""
+"""
+
+import os
+import socket as socket_module
+
+from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.common.text.converters import to_text
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import send
+
+
+def read_message(module):
+    params = module.params
+    if params["src"] is None:
+        return params["message"]
+    try:
+        with open(params["src"], "rb") as handle:
+            data = handle.read()
+    except (IOError, OSError) as exc:
+        module.fail_json(msg="cannot read the message file %s: %s" % (params["src"], to_text(exc)))
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        module.fail_json(msg="the message file %s is not UTF-8: %s" % (params["src"], to_text(exc)))
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            agent=dict(type="str", required=True),
+            message=dict(type="str"),
+            src=dict(type="path"),
+            verify=dict(type="bool", default=True),
+            timeout=dict(type="float", default=10),
+            source=dict(type="str"),
+            user=dict(type="str"),
+            socket=dict(type="str"),
+            mosaic_home=dict(type="path"),
+            host=dict(type="str"),
+        ),
+        mutually_exclusive=[("message", "src")],
+        required_one_of=[("message", "src")],
+        supports_check_mode=True,
+    )
+    params = module.params
+    if params["timeout"] <= 0:
+        module.fail_json(msg="timeout must be a positive number of seconds")
+    message = send.normalize_message(read_message(module))
+    if not message:
+        module.fail_json(msg="the message is empty")
+    try:
+        name, _uid, home, as_self = ps.resolve_user(params["user"])
+    except ps.ProbeError as exc:
+        module.fail_json(msg=to_text(exc))
+    mosaic_home = params["mosaic_home"] or ps.default_mosaic_home(home)
+    tool = os.path.join(mosaic_home, send.TOOL_RELPATH)
+
+    local = send.short_host(socket_module.gethostname())
+    dst_host = send.short_host(params["host"].rpartition("@")[2]) if params["host"] else local
+    source = params["source"] or "operator"
+    preamble = send.preamble(local, source, dst_host, params["agent"])
+    result = dict(changed=False, outcome="", preamble=preamble,
+                  bytes=len((preamble + message).encode("utf-8")), elapsed_ms=0,
+                  target=params["agent"], host=dst_host, reason="")
+    if not os.path.isfile(tool):
+        module.fail_json(msg="%s is missing: the mosaic.fleet framework is not installed for %s"
+                             % (tool, name), **result)
+    if module.check_mode:
+        result.update(changed=True, outcome="would_send", reason="check mode: nothing was sent")
+        module.exit_json(**result)
+
+    argv = send.agent_send_argv(tool, params["agent"], socket=params["socket"], source=source,
+                                host=params["host"], verify=params["verify"], timeout=params["timeout"])
+    # An operator running this from inside tmux must not make "the default socket" mean theirs.
+    os.environ.pop("TMUX", None)
+    environ = {"MOSAIC_HOME": mosaic_home}
+    if not as_self:
+        runuser = module.get_bin_path("runuser") or module.get_bin_path("setpriv") or "runuser"
+        argv = ps.as_user_argv(name, home, None, ["env", "MOSAIC_HOME=%s" % mosaic_home] + argv,
+                               runuser=runuser)
+    rc, out, err = module.run_command(argv, data=message, binary_data=True, environ_update=environ)
+    report = send.parse_report(out)
+    if report is None:
+        module.fail_json(msg="agent-send.sh failed (exit %d): %s" % (rc, (err or out).strip()),
+                         rc=rc, stderr=err, stdout=out, **result)
+    changed, failed, warning = send.classify(report)
+    for key in ("outcome", "preamble", "bytes", "elapsed_ms", "target", "host", "evidence", "reason"):
+        if key in report:
+            result[key] = report[key]
+    result["changed"] = changed
+    if failed:
+        module.fail_json(msg="%s: %s" % (report["outcome"], report.get("reason") or "not delivered"), **result)
+    if warning:
+        module.warn(warning)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
