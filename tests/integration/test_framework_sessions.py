@@ -69,9 +69,10 @@ def test_model_flag_reaches_runtime_and_runtime_is_foreground(fleet_env, socket_
     result = run_tool(fleet_env, "start-agent-session.sh", "coder0")
     assert result.returncode == 0, result.stderr
     argv = wait_for(lambda: fake_argv(bindir), what="the fake pi to record its argv")
-    assert argv[:6] == ["--provider", "openai-codex", "--model", "gpt-5.5", "--thinking", "high"]
-    assert argv[6] == "--append-system-prompt"
-    assert argv[7].startswith("You are coder0, the worker agent of a Mosaic fleet.")
+    assert argv[:2] == ["-e", os.path.join(fleet_env["MOSAIC_HOME"], "tools/fleet/pi-heartbeat.ts")]
+    assert argv[2:8] == ["--provider", "openai-codex", "--model", "gpt-5.5", "--thinking", "high"]
+    assert argv[8] == "--append-system-prompt"
+    assert argv[9].startswith("You are coder0, the worker agent of a Mosaic fleet.")
     # exec all the way down: the pane's process IS the runtime, and tmux sees it as 'pi'.
     pid = read_file(os.path.join(bindir, "pi.pid")).decode().strip()
     assert pane(fleet_env, socket_name, "coder0", "#{pane_pid}") == pid

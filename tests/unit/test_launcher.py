@@ -15,6 +15,7 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 LAUNCHER = os.path.join(REPO, "framework", "tools", "fleet", "launch-agent")
 HOME = "/nonexistent/home/.config/mosaic"  # placeholder in the table, replaced by the real one
 PROMPT = object()  # placeholder for the expected appended prompt
+PI_EXT = HOME + "/tools/fleet/pi-heartbeat.ts"
 CLAUDE_ENV = ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
 
 
@@ -75,16 +76,17 @@ CASES = [
                                "-c", "<developer_instructions>", "-c", "<notify>"], []),
     ("codex", "openai/o3", ["codex", "--dangerously-bypass-approvals-and-sandbox", "-m", "o3",
                             "-c", "<developer_instructions>", "-c", "<notify>"], []),
-    ("pi", "", ["pi", "--append-system-prompt", PROMPT], []),
-    ("pi", "openai-codex/gpt-5.5:high", ["pi", "--provider", "openai-codex", "--model", "gpt-5.5",
+    ("pi", "", ["pi", "-e", PI_EXT, "--append-system-prompt", PROMPT], []),
+    ("pi", "openai-codex/gpt-5.5:high", ["pi", "-e", PI_EXT, "--provider", "openai-codex", "--model", "gpt-5.5",
                                          "--thinking", "high", "--append-system-prompt", PROMPT],
      []),
-    ("pi", "sonnet", ["pi", "--model", "sonnet", "--append-system-prompt", PROMPT], []),
-    ("pi", "sonnet:xhigh", ["pi", "--model", "sonnet", "--thinking", "xhigh",
+    ("pi", "sonnet", ["pi", "-e", PI_EXT, "--model", "sonnet", "--append-system-prompt", PROMPT],
+     []),
+    ("pi", "sonnet:xhigh", ["pi", "-e", PI_EXT, "--model", "sonnet", "--thinking", "xhigh",
                             "--append-system-prompt", PROMPT], []),
-    ("pi", "ollama/llama3:8b", ["pi", "--provider", "ollama", "--model", "llama3:8b",
+    ("pi", "ollama/llama3:8b", ["pi", "-e", PI_EXT, "--provider", "ollama", "--model", "llama3:8b",
                                 "--append-system-prompt", PROMPT], []),
-    ("pi", "openrouter/anthropic/claude-x", ["pi", "--provider", "openrouter", "--model",
+    ("pi", "openrouter/anthropic/claude-x", ["pi", "-e", PI_EXT, "--provider", "openrouter", "--model",
                                              "anthropic/claude-x", "--append-system-prompt",
                                              PROMPT], []),
     ("opencode", "", ["opencode"], ["<opencode>"]),
@@ -144,7 +146,8 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
 
 def test_prompt_without_comms_or_class(mosaic_home):
     argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="solo", MOSAIC_AGENT_RUNTIME="pi")
-    assert argv == ["pi", "--append-system-prompt", expected_prompt(mosaic_home, "solo", "")]
+    assert argv == ["pi", "-e", mosaic_home + "/tools/fleet/pi-heartbeat.ts",
+                    "--append-system-prompt", expected_prompt(mosaic_home, "solo", "")]
 
 
 def test_codex_prompt_with_awkward_characters_is_valid_toml(mosaic_home):
@@ -198,7 +201,7 @@ def test_name_argument_reads_env_file_and_credentials(mosaic_home):
     result = launch(mosaic_home, "--print0", "w")
     assert result.returncode == 0, result.stderr.decode()
     # credentials/fleet.env is read after the agent's env file.
-    assert result.stdout.decode().split("\0")[:3] == ["pi", "--model", "from-credentials"]
+    assert result.stdout.decode().split("\0")[3:5] == ["--model", "from-credentials"]
 
 
 @pytest.mark.parametrize("env_vars,args,code", [
