@@ -76,7 +76,8 @@ class ActionModule(ActionBase):
         except (OSError, ValueError, KeyError, AnsibleError) as exc:
             return dict(result, failed=True, msg="cannot read the collection version: %s" % to_text(exc))
 
-        shipped = sync.scan_tree(src)
+        files = sync.read_tree(src)  # read once: the index and the archive always agree
+        shipped = sync.index_of(files)
         digest = sync.tree_digest(shipped)
         module_args = dict(user=args["user"], mosaic_home=args["mosaic_home"], version=version,
                            force=args["force"], tree=digest)
@@ -95,7 +96,7 @@ class ActionModule(ActionBase):
         try:
             fd, local = tempfile.mkstemp(prefix="mosaic-framework-", suffix=".tar.gz")
             with os.fdopen(fd, "wb") as f:
-                f.write(sync.build_archive(src, shipped))
+                f.write(sync.build_archive(files))
             if not self._connection._shell.tmpdir:
                 self._make_tmp_path()
             remote = self._connection._shell.join_path(self._connection._shell.tmpdir, "framework.tar.gz")

@@ -5,7 +5,7 @@
 
 Used on the controller (the ``fleet_reseed`` action plugin builds the archive and its index) and
 on the target (the ``fleet_reseed`` module plans and applies). Nothing here touches the disk
-except :func:`scan_tree`, :func:`file_sha256` and :func:`build_archive`, which only read.
+except :func:`read_tree`, :func:`scan_tree` and :func:`file_sha256`, which only read.
 
 Ownership classes of a path relative to MOSAIC_HOME:
 
@@ -298,9 +298,13 @@ def file_sha256(path, chunk=1 << 16):
     return h.hexdigest()
 
 
-def scan_tree(root):
-    """``{relpath: (sha256, mode)}`` of the regular files under ``root`` (symlinks followed)."""
-    shipped = {}
+def read_tree(root):
+    """``{relpath: (bytes, mode)}`` of the regular files under ``root`` (symlinks followed).
+
+    Each file is read once, so the index and the archive built from this agree even while the
+    tree is being edited.
+    """
+    files = {}
     for dirpath, dirnames, filenames in os.walk(root, followlinks=True):
         dirnames[:] = sorted(d for d in dirnames if not _excluded(d))
         for name in sorted(filenames):
@@ -308,23 +312,33 @@ def scan_tree(root):
             rel = os.path.relpath(full, root).replace(os.sep, "/")
             if _excluded(rel) or not os.path.isfile(full):
                 continue
-            shipped[rel] = (file_sha256(full), os.stat(full).st_mode & 0o7777)
-    return shipped
+            with open(full, "rb") as f:
+                mode = os.fstat(f.fileno()).st_mode & 0o7777
+                files[rel] = (f.read(), mode)
+    return files
 
 
-def build_archive(root, shipped):
-    """A deterministic tar.gz (bytes) of ``shipped`` files under ``root``: sorted members, fixed
+def index_of(files):
+    """``{relpath: (sha256, mode)}`` of ``{relpath: (bytes, mode)}``."""
+    return dict((rel, (sha256_bytes(data), mode)) for rel, (data, mode) in files.items())
+
+
+def scan_tree(root):
+    """``{relpath: (sha256, mode)}`` of the regular files under ``root``."""
+    return index_of(read_tree(root))
+
+
+def build_archive(files):
+    """A deterministic tar.gz (bytes) of ``{relpath: (bytes, mode)}``: sorted members, fixed
     mtimes and owners, modes kept. Equal trees give equal bytes."""
     buf = io.BytesIO()
     with gzip.GzipFile(fileobj=buf, mode="wb", mtime=0, compresslevel=6) as gz:
         with tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
-            for rel in sorted(shipped):
-                full = os.path.join(root, *rel.split("/"))
-                with open(full, "rb") as f:
-                    data = f.read()
+            for rel in sorted(files):
+                data, mode = files[rel]
                 info = tarfile.TarInfo(rel)
                 info.size = len(data)
-                info.mode = mode_int(shipped[rel][1])
+                info.mode = mode_int(mode)
                 info.mtime = 0
                 info.uid = info.gid = 0
                 info.uname = info.gname = ""

@@ -189,6 +189,21 @@ installed_at:
   returned: always
   type: float
   sample: 1763780000.5
+user:
+  description: The fleet user.
+  returned: always
+  type: str
+  sample: fleet
+home:
+  description: The fleet user's home directory.
+  returned: always
+  type: str
+  sample: /home/fleet
+group:
+  description: The fleet user's primary group.
+  returned: always
+  type: str
+  sample: fleet
 transferred:
   description: Whether the framework archive was transferred (false when the index was enough).
   returned: always
@@ -196,6 +211,7 @@ transferred:
 """
 
 import errno
+import grp
 import os
 import pwd
 import tempfile
@@ -214,6 +230,13 @@ def _resolve_user(name):
     if name:
         return pwd.getpwnam(name)
     return pwd.getpwuid(os.geteuid())
+
+
+def _group_name(gid):
+    try:
+        return grp.getgrgid(gid).gr_name
+    except KeyError:
+        return str(gid)
 
 
 class Tree(object):
@@ -388,7 +411,7 @@ def run(module):
     if params["archive"]:
         with open(params["archive"], "rb") as f:
             contents = sync.read_archive(f)
-        shipped = dict((rel, (sync.sha256_bytes(data), mode)) for rel, (data, mode) in contents.items())
+        shipped = sync.index_of(contents)
     elif params["index"] is not None:
         shipped = dict((rel, (v[0], sync.mode_int(v[1]))) for rel, v in params["index"].items())
     else:
@@ -400,7 +423,8 @@ def run(module):
                              % (digest, params["tree"]))
 
     base = dict(changed=False, version_from=manifest["version"], version_to=version,
-                mosaic_home=mosaic_home, user=pw.pw_name, up_to_date=False,
+                mosaic_home=mosaic_home, user=pw.pw_name, home=pw.pw_dir, group=_group_name(pw.pw_gid),
+                up_to_date=False,
                 installed_at=tree.mtime(sync.MANIFEST_NAME))
     if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
         base.update((k, []) for k in REPORT_KEYS)

@@ -194,9 +194,9 @@ def test_archive_is_deterministic_and_keeps_modes(tmp_path):
     root = _tree(tmp_path)
     shipped = sync.scan_tree(str(root))
     assert sorted(shipped) == ["AGENTS.md", "tools/run.sh"]
-    one = sync.build_archive(str(root), shipped)
+    one = sync.build_archive(sync.read_tree(str(root)))
     os.utime(root / "AGENTS.md", (1, 1))
-    two = sync.build_archive(str(root), shipped)
+    two = sync.build_archive(sync.read_tree(str(root)))
     assert one == two
     files = sync.read_archive(io.BytesIO(one))
     assert files["tools/run.sh"] == (b"#!/bin/sh\n", 0o755)
