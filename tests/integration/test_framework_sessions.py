@@ -205,3 +205,28 @@ def test_exit_codes(fleet_env, socket_name):
     write_agent_env(fleet_env, "nowhere", socket=socket_name, workdir="~/file/sub")
     assert run_tool(fleet_env, "start-agent-session.sh", "nowhere").returncode == 5
     assert sessions(fleet_env, socket_name) == []
+
+
+def test_concurrent_starts_make_one_session(fleet_env, socket_name):
+    import subprocess
+
+    from framework_util import tool
+
+    write_agent_env(fleet_env, "racer", socket=socket_name)
+    procs = [subprocess.Popen([tool(fleet_env, "start-agent-session.sh"), "racer"], env=fleet_env,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+             for _ in range(4)]
+    results = [(p.wait(timeout=30), p.stdout.read(), p.stderr.read()) for p in procs]
+    assert [rc for rc, _out, _err in results] == [0, 0, 0, 0], results
+    assert sum("started" in out for _rc, out, _err in results) >= 1
+    assert sessions(fleet_env, socket_name) == ["racer"]
+
+
+def test_history_limit_is_per_session_not_global(fleet_env, socket_name):
+    # A server that already runs with its own global history-limit keeps it.
+    assert tmux(fleet_env, socket_name, "new-session", "-d", "-s", "other", "sleep", "300",
+                ";", "set-option", "-g", "history-limit", "1234").returncode == 0
+    write_agent_env(fleet_env, "worker", socket=socket_name)
+    assert run_tool(fleet_env, "start-agent-session.sh", "worker").returncode == 0
+    assert int(pane(fleet_env, socket_name, "worker", "#{history_limit}")) >= 50000
+    assert tmux(fleet_env, socket_name, "show-options", "-gv", "history-limit").stdout.strip() == "1234"

@@ -104,6 +104,15 @@ if [ -n "$old_limit" ]; then
   cmd+=(\; set-option -g history-limit "$old_limit")
 fi
 if ! mosaic_tmux "${cmd[@]}"; then
+  # The list stops at the failing command: put the history limit back ourselves.
+  if [ -n "$old_limit" ]; then
+    mosaic_tmux set-option -g history-limit "$old_limit" 2>/dev/null || true
+  fi
+  # Lost a race with another start of the same agent: that one did the job.
+  if mosaic_tmux has-session -t "$target" 2>/dev/null; then
+    echo "${name}: already running"
+    exit 0
+  fi
   mosaic_die 4 "tmux could not start session '${name}'"
 fi
 mosaic_tmux has-session -t "$target" 2>/dev/null || mosaic_die 4 "session '${name}' is not running after start"
