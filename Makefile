@@ -42,6 +42,7 @@ test-integration: venv dev-link
 	$(BIN)/pytest -q -p no:cacheprovider tests/integration
 
 lint: venv dev-link
+	scripts/test-collections.sh
 	$(BIN)/yamllint -s .
 	$(BIN)/ansible-lint
 
