@@ -1,0 +1,152 @@
+"""End-to-end stand-up on real tmux: `ansible-playbook mosaic.fleet.fleet` with the role in tmux
+mode, for the current user, into a temporary HOME and TMUX_TMPDIR."""
+
+import json
+import os
+import re
+import subprocess
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def stub(name, cls="worker", **extra):
+    agent = {"name": name, "class": cls, "runtime": "stub"}
+    agent.update(extra)
+    return agent
+
+
+class Fleet(object):
+    """One isolated fleet: its HOME, TMUX_TMPDIR, socket and inventory."""
+
+    def __init__(self, tmp_path, socket):
+        self.tmp = tmp_path
+        self.home = tmp_path / "home"
+        self.home.mkdir()
+        self.tmux_tmpdir = tmp_path / "tmux"
+        self.tmux_tmpdir.mkdir()
+        self.socket = socket
+        self.mosaic_home = self.home / ".config" / "mosaic"
+        self.inventory = tmp_path / "inventory.yml"
+        self.inventory.write_text(
+            "fleet:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
+            "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
+        self.env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
+                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
+                        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
+                        ANSIBLE_DEPRECATION_WARNINGS="False", MOSAIC_HEARTBEAT_INTERVAL="1")
+        self.env.pop("TMUX", None)
+
+    def roster(self, *agents):
+        return {"version": 1, "profile": "canary", "tmux": {"socket_name": self.socket}, "agents": list(agents)}
+
+    def play(self, roster, *extra):
+        variables = {"mosaic_fleet_roster": roster, "mosaic_fleet_user": os.environ.get("USER") or _whoami(),
+                     "mosaic_fleet_install_packages": False, "mosaic_fleet_supervisor": "tmux"}
+        varfile = self.tmp / "vars.json"
+        varfile.write_text(json.dumps(variables))
+        proc = subprocess.run(
+            [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(self.inventory),
+             "mosaic.fleet.fleet", "-e", "@%s" % varfile] + list(extra),
+            capture_output=True, text=True, env=self.env, cwd=str(self.tmp), check=False)
+        return proc
+
+    def recap(self, proc):
+        match = re.search(r"^localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
+                          proc.stdout, re.M)
+        assert match, proc.stdout + proc.stderr
+        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+
+    def panes(self):
+        proc = subprocess.run(["tmux", "-L", self.socket, "list-panes", "-a", "-F",
+                               "#{session_name}\t#{pane_current_command}\t#{pane_pid}\t#{pane_dead}"],
+                              capture_output=True, text=True, env=self.env, check=False)
+        found = {}
+        for line in proc.stdout.splitlines():
+            name, command, pid, dead = line.split("\t")
+            found[name] = (command, int(pid), dead)
+        return found
+
+    def kill_server(self):
+        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, env=self.env, check=False)
+
+
+def _whoami():
+    return subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+
+
+@pytest.fixture
+def fleet(tmp_path, socket_name):
+    f = Fleet(tmp_path, socket_name)
+    yield f
+    f.kill_server()
+
+
+def test_stand_up_rerun_change_prune_and_take_down(fleet):
+    roster = fleet.roster(stub("orchestrator", "orchestrator"), stub("enhancer", "enhancer"), stub("worker"))
+
+    first = fleet.play(roster)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert "do not come back after a reboot" in first.stdout + first.stderr     # the tmux-mode warning
+    panes = fleet.panes()
+    assert sorted(panes) == ["enhancer", "mosaic-holder", "orchestrator", "worker"]
+    for name in ("orchestrator", "enhancer", "worker"):
+        command, _pid, dead = panes[name]
+        assert (command, dead) == ("python3", "0"), (name, panes[name])
+    env_file = fleet.mosaic_home / "fleet" / "agents" / "worker.env"
+    assert "MOSAIC_TMUX_SOCKET=%s\n" % fleet.socket in env_file.read_text()
+    assert (fleet.home / ".config" / "systemd" / "user" / "mosaic-agent@.service").exists()
+
+    second = fleet.play(roster)
+    assert fleet.recap(second)["changed"] == 0, second.stdout
+    assert fleet.panes() == panes                      # same processes: nothing restarted
+
+    # worker changes its config, enhancer leaves the roster.
+    changed = fleet.roster(stub("orchestrator", "orchestrator"), stub("worker", model_hint="other"))
+    third = fleet.play(changed)
+    assert third.returncode == 0, third.stdout + third.stderr
+    after = fleet.panes()
+    assert sorted(after) == ["mosaic-holder", "orchestrator", "worker"]
+    assert after["orchestrator"][1] == panes["orchestrator"][1]       # untouched
+    assert after["worker"][1] != panes["worker"][1]                   # restarted
+    assert not (fleet.mosaic_home / "fleet" / "agents" / "enhancer.env").exists()
+
+    down = fleet.play(changed, "-e", "mosaic_fleet_state=absent")
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert fleet.panes() == {}
+    assert not (fleet.mosaic_home / "fleet" / "agents" / "worker.env").exists()
+    assert not (fleet.home / ".config" / "systemd" / "user" / "mosaic-agent@.service").exists()
+
+
+def test_dead_agent_is_started_again_on_the_next_run(fleet):
+    roster = fleet.roster(stub("solo"))
+    assert fleet.play(roster).returncode == 0
+    pid = fleet.panes()["solo"][1]
+    subprocess.run(["tmux", "-L", fleet.socket, "kill-session", "-t", "=solo"], env=fleet.env, check=True)
+    rerun = fleet.play(roster)
+    assert fleet.recap(rerun)["changed"] == 1
+    assert fleet.panes()["solo"][1] != pid
+
+
+def test_check_mode_on_a_fresh_home_changes_nothing(fleet):
+    proc = fleet.play(fleet.roster(stub("solo")), "--check")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert fleet.panes() == {}
+    assert not (fleet.mosaic_home / "fleet").exists()
+
+
+def test_bad_roster_fails_before_any_host_is_touched(fleet):
+    roster = fleet.roster(stub("a"), {"name": "b", "runtime": "gpt"})
+    proc = fleet.play(roster)
+    assert proc.returncode != 0
+    assert "agents[1].runtime" in proc.stdout
+    assert "Stand this host" not in proc.stdout
+    assert not fleet.mosaic_home.exists()
+
+
+def test_agent_on_a_host_outside_the_inventory_fails_before_any_host_is_touched(fleet):
+    proc = fleet.play(fleet.roster(stub("a", host="web9")))
+    assert proc.returncode != 0
+    assert "web9" in proc.stdout and "not in the inventory" in proc.stdout
+    assert not fleet.mosaic_home.exists()
