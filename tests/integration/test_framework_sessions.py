@@ -179,9 +179,13 @@ def test_stop_kills_only_its_session(fleet_env, socket_name):
     for name in ("a1", "a10", "b"):
         write_agent_env(fleet_env, name, socket=socket_name)
         assert run_tool(fleet_env, "start-agent-session.sh", name).returncode == 0
+    wait_for(lambda: "stub>" in capture(fleet_env, socket_name, "a1"), what="the stub")
+    pid = pane(fleet_env, socket_name, "a1", "#{pane_pid}")
     result = run_tool(fleet_env, "stop-agent-session.sh", "a1")
     assert result.returncode == 0, result.stderr
     assert sorted(sessions(fleet_env, socket_name)) == ["a10", "b"]
+    # The runtime went with its session (SIGHUP from tmux; the stub exits on it).
+    wait_for(lambda: not os.path.exists("/proc/%s" % pid), what="the runtime to exit")
     again = run_tool(fleet_env, "stop-agent-session.sh", "a1")
     assert again.returncode == 0
     assert "not running" in again.stdout
