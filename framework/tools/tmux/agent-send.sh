@@ -50,13 +50,13 @@ set -u -o pipefail
 
 readonly EXIT_DELIVERED=0 EXIT_USAGE=2 EXIT_UNCONFIRMED=3 EXIT_NOT_DELIVERED=4 EXIT_NO_SESSION=5
 PROG=agent-send.sh
-SELF=$(readlink -f "${BASH_SOURCE[0]}")
+SELF=${BASH_SOURCE[0]}
+[[ -L $SELF ]] && SELF=$(readlink -f "$SELF")
 TOOLS_DIR=${SELF%/*/*}
 MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
-POLL=0.02
-HISTORY_LINES=200
-PLACEHOLDER_RE='\[(Pasted text|paste) #[0-9]+'
+POLL=0.01
+RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
 
 # THE shell socket rule lives in lib.sh (mosaic_tmux); the inline copy only covers a tree
@@ -77,6 +77,17 @@ usage_error() {
 }
 
 now_us() { local _us=${EPOCHREALTIME/./}; printf -v "$1" "%s" "$((10#$_us))"; }
+to_us() {  # to_us SECONDS VAR: "2.5" -> 2500000 (the caller has checked the format)
+  local _int=${1%%.*} _frac=
+  [[ $1 == *.* ]] && _frac=${1#*.}
+  _frac=${_frac}000000
+  printf -v "$2" '%s' "$((10#$_int * 1000000 + 10#${_frac:0:6}))"
+}
+# A sleep without a process per call: read with a timeout from a pipe nobody writes to.
+exec {nap_fd}<> <(:)
+nap() { read -r -t "$1" -u "$nap_fd" _ || :; }
+
+byte_length() { local LC_ALL=C; printf -v "$2" '%s' "${#1}"; }
 
 json_str() {  # JSON string literal of $1 into the variable named $2
   local s=$1 out="" c i
@@ -136,7 +147,7 @@ while [[ -n $message && ${message: -1} == [[:space:]] ]]; do message=${message%?
 [[ -n $message ]] || usage_error "the message is empty"
 
 now_us t_start
-timeout_us=$(awk -v t="$timeout" 'BEGIN { printf "%d", t * 1000000 }')
+to_us "$timeout" timeout_us
 deadline=$((t_start + timeout_us))
 
 if [[ -z $source ]]; then
@@ -146,23 +157,22 @@ if [[ -z $source ]]; then
 fi
 # From here on "no socket" means the default socket, not the server of the pane we run in.
 unset TMUX
-local_host=$(hostname -s 2>/dev/null || uname -n)
-local_host=${local_host%%.*}
+local_host=${HOSTNAME%%.*}  # what `hostname -s` prints, without a process
 [[ -n $src_host ]] || src_host=$local_host
 
 # ---------------------------------------------------------------- result, audit, exit
-outcome="" reason="" evidence="" preamble="" dst_host="" text_file="" buffer=""
+outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer=""
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
-  [[ -n $text_file ]] && rm -f -- "$text_file"
+  [[ -n $err_file ]] && rm -f -- "$err_file"
 }
 trap cleanup EXIT
 
 audit() {  # one line per send in the sender-side fleet user's log
   local dir=$MOSAIC_HOME/fleet/log digest
   digest=$(printf '%s%s' "$preamble" "$message" | sha256sum)
-  mkdir -p -- "$dir" 2>/dev/null &&
-    printf '%(%Y-%m-%dT%H:%M:%S%z)T outcome=%s src=%s:%s dst=%s:%s bytes=%s sha256=%s elapsed_ms=%s\n' \
+  [[ -d $dir ]] || mkdir -p -- "$dir" 2>/dev/null
+  printf '%(%Y-%m-%dT%H:%M:%S%z)T outcome=%s src=%s:%s dst=%s:%s bytes=%s sha256=%s elapsed_ms=%s\n' \
       -1 "$outcome" "$src_host" "$source" "$1" "$session" "$bytes" "${digest%% *}" "$elapsed_ms" \
       >>"$dir/send.log" 2>/dev/null
 }
@@ -193,7 +203,7 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
 if [[ -n $remote ]]; then
   dst_host=${remote#*@}
   preamble="[$src_host:$source -> $dst_host:$session] "
-  bytes=$(printf '%s%s' "$preamble" "$message" | wc -c)
+  byte_length "$preamble$message" bytes
   remote_tool=${MOSAIC_SEND_REMOTE_TOOL:-'~/.config/mosaic/tools/tmux/agent-send.sh'}
   args=(--src-host "$src_host" -S "$source" -s "$session" --timeout "$timeout" --json -m -)
   ((socket_given)) && args+=(-L "$socket")
@@ -202,15 +212,17 @@ if [[ -n $remote ]]; then
   # remote shell sees exactly these words; the message itself only travels on stdin.
   cmd=$remote_tool
   for a in "${args[@]}"; do cmd+=" $(printf '%q' "$a")"; done
-  connect=$(awk -v t="$timeout" 'BEGIN { c = int(t + 0.999); if (c > 10) c = 10; if (c < 1) c = 1; print c }')
+  connect=$(((timeout_us + 999999) / 1000000))  # whole seconds, 1 to 10
+  ((connect <= 10)) || connect=10
+  err_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
+  # The remote may wait twice the timeout (lock, then evidence); ssh's connect time comes on top.
   # shellcheck disable=SC2086  # MOSAIC_SEND_SSH_OPTIONS is a list of words on purpose
-  text_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
   out=$(printf '%s' "$message" |
-    timeout -k 1 "$(awk -v t="$timeout" -v c="$connect" 'BEGIN { print int(t + c + 5) }')" \
+    timeout -k 1 "$((2 * ((timeout_us + 999999) / 1000000) + connect + 5))" \
       ssh -o BatchMode=yes -o ConnectTimeout="$connect" ${MOSAIC_SEND_SSH_OPTIONS:-} -- "$remote" "$cmd" \
-      2>"$text_file")
+      2>"$err_file")
   rc=$?
-  err=$(tail -n 3 "$text_file"); err=${err//$'\n'/ }
+  err=$(tail -n 3 "$err_file"); err=${err//$'\n'/ }
   if [[ $out =~ \"outcome\":\ \"([a-z_]+)\" ]]; then
     remote_outcome=${BASH_REMATCH[1]}
     [[ $out =~ \"preamble\":\ \"([^\"]*)\" ]] && preamble=${BASH_REMATCH[1]}
@@ -230,36 +242,37 @@ fi
 dst_host=$local_host
 preamble="[$src_host:$source -> $dst_host:$session] "
 text="$preamble$message"
-bytes=$(printf '%s' "$text" | wc -c)
+byte_length "$text" bytes
 
 if ((!socket_given)); then
   socket=${MOSAIC_TMUX_SOCKET:-}
   env_file=$MOSAIC_HOME/fleet/agents/$session.env
   if [[ -r $env_file ]]; then
-    line=$(grep -m1 '^MOSAIC_TMUX_SOCKET=' "$env_file") && {
+    while IFS= read -r line; do
+      [[ $line == MOSAIC_TMUX_SOCKET=* ]] || continue
       line=${line#*=}; line=${line#\"}; line=${line%\"}
       [[ $line =~ ^[A-Za-z0-9_.-]*$ ]] && socket=$line
-    }
+      break
+    done <"$env_file"
   fi
 fi
 export MOSAIC_TMUX_SOCKET=$socket
 
 lock_dir=$MOSAIC_HOME/fleet/run/locks
-mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
+[[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
   finish not_delivered "cannot open the send lock in $lock_dir"
-lock_wait=$(awk -v t="$timeout" 'BEGIN { printf "%.3f", t }')
-flock -w "$lock_wait" "$lock_fd" ||
+flock -w "$timeout" "$lock_fd" ||
   finish not_delivered "other sends to $session held its lock for ${timeout}s"
 # Waiting for the lock does not eat into the time the delivery itself may take.
 now_us t
 deadline=$((t + timeout_us))
 
-pane_info() {  # fills pane_id pane_dead pane_in_mode pane_tty; returns tmux's status
+pane_info() {  # fills pane_id pane_dead pane_in_mode pane_tty cursor_y; returns tmux's status
   local out
-  out=$(mosaic_tmux display-message -p -t "=$session:" '#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_tty}' 2>&1) ||
-    { pane_error=$out; return 1; }
-  read -r pane_id pane_dead pane_in_mode pane_tty <<<"$out"
+  out=$(mosaic_tmux display-message -p -t "=$session:" \
+    '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' 2>&1) || { pane_error=$out; return 1; }
+  read -r pane_id pane_dead pane_in_mode cursor_y pane_tty <<<"$out"
 }
 pane_info || finish no_session "no session $session on ${socket:-the default socket}: ${pane_error//$'\n'/ }"
 [[ $pane_id == %* ]] || finish no_session "no session $session: $pane_id"
@@ -294,54 +307,76 @@ count_of() {  # count_of HAYSTACK NEEDLE VAR
   _rest=${_hay//"$2"/}
   printf -v "$3" '%s' "$(((${#_hay} - ${#_rest}) / ${#2}))"
 }
-placeholders_in() {  # placeholders_in TEXT VAR: lines holding a paste placeholder
-  local _n=0 _l
-  while IFS= read -r _l; do [[ $_l =~ $PLACEHOLDER_RE ]] && _n=$((_n + 1)); done <<<"$1"
-  printf -v "$2" '%s' "$_n"
+placeholders_in() {  # placeholders_in TEXT VAR: paste placeholders in TEXT
+  local _a _b
+  count_of "$1" "[Pasted text #" _a
+  count_of "$1" "[paste #" _b
+  printf -v "$2" '%s' "$((_a + _b))"
 }
-snapshot() {  # snapshot PREFIX: PREFIX_cursor (the cursor's logical line), PREFIX_above; counts
-  local y y2 out cur above n
-  y=$(mosaic_tmux display-message -p -t "$pane_id" '#{cursor_y}') || return 1
-  out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S "-$HISTORY_LINES" -E "$y" \; \
-    display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
-  out=${out%$'\nx'}
-  last_line_of "$out" y2; out=${out%$'\n'*}
-  [[ $y2 == "$y 0" ]] || return 1  # the screen moved between the two reads (or the pane died)
+snapshot() {  # snapshot PREFIX: the visible screen above the cursor's logical line (-J joins
+  # wrapped rows) as PREFIX_above, and probe/placeholder counts in the cursor's line (PREFIX_cur_*)
+  # and in the RECENT_LINES above it (PREFIX_recent_*). One tmux call: it captures down to the
+  # cursor row seen last time and reports the cursor row now; when they differ the cursor moved,
+  # and the capture is taken again at the new row.
+  local y2 out cur above recent n tries
+  for tries in 1 2 3; do
+    out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
+      display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
+    out=${out%$'\nx'}
+    last_line_of "$out" y2; out=${out%$'\n'*}
+    [[ ${y2#* } == 0 ]] || return 1  # the pane died
+    [[ ${y2% *} == "$cursor_y" ]] && break
+    cursor_y=${y2% *}
+    ((tries < 3)) || return 1
+  done
   last_line_of "$out" cur; above=${out:0:${#out}-${#cur}}
   printf -v "${1}_above" '%s' "$above"
+  recent=${above%$'\n'}
+  for ((n = 0; n < RECENT_LINES; n++)); do
+    [[ $recent == *$'\n'* ]] || { recent=""; break; }  # fewer lines than that: all of them
+    recent=${recent%$'\n'*}
+  done
+  recent=${above:${#recent}}
   count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
-  count_of "$above" "$probe" n; printf -v "${1}_above_probe" '%s' "$n"
+  count_of "$recent" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
-  placeholders_in "$above" n; printf -v "${1}_above_ph" '%s' "$n"
+  placeholders_in "$recent" n; printf -v "${1}_recent_ph" '%s' "$n"
 }
 pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
   ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
 }
+settled_above=""
 submitted_evidence() {  # it left the cursor line, and the transcript above took it in
   snapshot e || return 1
   ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
-  if ((e_above_probe > base_above_probe || e_above_ph > base_above_ph)); then
-    evidence=transcript   # the message (or its placeholder) shows once more above the input
-  elif [[ $e_above != "$p_above" ]]; then
-    evidence=response     # the input was taken and the program answered (e.g. pi without a key)
-  else
-    return 1
+  if ((e_recent_probe > base_recent_probe || e_recent_ph > base_recent_ph)); then
+    evidence=transcript  # the message (or its placeholder) shows once more above the input
+    return 0
   fi
+  # Otherwise the program must have answered (pi without an API key prints an error instead of
+  # the message): the screen above changed since the paste and then held still for one poll,
+  # so a half-drawn transcript is not taken for an answer.
+  [[ $e_above != "$p_above" ]] || return 1
+  if [[ $e_above == "$settled_above" ]]; then evidence=response; return 0; fi
+  settled_above=$e_above
+  return 1
 }
-sleep_until() { local t; now_us t; (($1 > t)) && sleep "$(printf '0.%06d' $(($1 - t)))"; }
-delay_us=$(awk -v t="$ENTER_DELAY" 'BEGIN { printf "%d", t * 1000000 }')
+sleep_until() {
+  local t; now_us t
+  (($1 > t)) || return 0
+  t=$(($1 - t)); nap "$((t / 1000000)).$(printf '%06d' $((t % 1000000)))"
+}
+to_us "$ENTER_DELAY" delay_us
 
 if ((verify)); then
   for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
 fi
 
 # ---------------------------------------------------------------- paste, then Enter
-text_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
-printf '%s' "$text" >"$text_file"
 buffer="mosaic-send-$$-$RANDOM$RANDOM"
-paste_err=$(mosaic_tmux load-buffer -b "$buffer" - \; paste-buffer -p -r -d -b "$buffer" -t "$pane_id" \
-  <"$text_file" 2>&1) || finish not_delivered "tmux could not paste into $session: ${paste_err//$'\n'/ }"
+paste_err=$(printf '%s' "$text" |
+  mosaic_tmux load-buffer -b "$buffer" - \; paste-buffer -p -r -d -b "$buffer" -t "$pane_id" 2>&1) || finish not_delivered "tmux could not paste into $session: ${paste_err//$'\n'/ }"
 buffer=""
 now_us t_paste
 
@@ -355,7 +390,7 @@ if ((verify)); then
     pasted_evidence && { pasted=1; break; }
     now_us t
     ((t < paste_deadline)) || break
-    sleep "$POLL"
+    nap "$POLL"
   done
 fi
 sleep_until $((t_paste + delay_us))
@@ -365,12 +400,12 @@ enter_err=$(mosaic_tmux send-keys -t "$pane_id" Enter 2>&1) ||
 ((verify)) || finish unconfirmed "sent without verification (--no-verify)"
 ((pasted)) || finish unconfirmed "the message never showed at the input cursor of $session"
 while :; do
-  sleep "$POLL"
   if submitted_evidence; then
     ((tty_echoes)) && finish unconfirmed "the terminal of $session echoes input itself; no program proved it read the message"
     finish delivered
   fi
   now_us t
   ((t < deadline)) || break
+  nap "$POLL"
 done
 finish unconfirmed "the message was pasted but did not leave the input area of $session within ${timeout}s"
