@@ -48,7 +48,8 @@ options:
   mosaic_home:
     description:
       - The framework directory on the host.
-      - Defaults to C(~user/.config/mosaic) for O(user).
+      - Defaults to C(~user/.config/mosaic) for O(user) (C($HOME/.config/mosaic) when the module
+        runs as O(user)).
     type: path
   src:
     description:
@@ -195,7 +196,7 @@ user:
   type: str
   sample: fleet
 home:
-  description: The fleet user's home directory.
+  description: The fleet user's home directory (C($HOME) when the module runs as that user).
   returned: always
   type: str
   sample: /home/fleet
@@ -400,7 +401,10 @@ def run(module):
         pw = _resolve_user(params["user"])
     except KeyError:
         module.fail_json(msg="no such user on the host: %s" % params["user"])
-    mosaic_home = params["mosaic_home"] or os.path.join(pw.pw_dir, ".config", "mosaic")
+    # $HOME when running as the fleet user (as ``~`` would), else its passwd entry: the same rule
+    # as fleet_host_config.
+    home = os.environ.get("HOME") if pw.pw_uid == os.geteuid() and os.environ.get("HOME") else pw.pw_dir
+    mosaic_home = params["mosaic_home"] or os.path.join(home, ".config", "mosaic")
     mosaic_home = os.path.abspath(os.path.expanduser(mosaic_home)).rstrip(os.sep) or os.sep
     owner = (pw.pw_uid, pw.pw_gid) if os.geteuid() == 0 and pw.pw_uid != 0 else None
     tree = Tree(mosaic_home, owner)
@@ -423,7 +427,7 @@ def run(module):
                              % (digest, params["tree"]))
 
     base = dict(changed=False, version_from=manifest["version"], version_to=version,
-                mosaic_home=mosaic_home, user=pw.pw_name, home=pw.pw_dir, group=_group_name(pw.pw_gid),
+                mosaic_home=mosaic_home, user=pw.pw_name, home=home, group=_group_name(pw.pw_gid),
                 up_to_date=False,
                 installed_at=tree.mtime(sync.MANIFEST_NAME))
     if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
