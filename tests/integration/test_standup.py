@@ -4,11 +4,29 @@ mode, for the current user, into a temporary HOME and TMUX_TMPDIR."""
 import json
 import os
 import re
+import shutil
 import subprocess
 
 import pytest
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+COLLECTION_PARTS = ("galaxy.yml", "meta", "plugins", "roles", "playbooks", "framework")
+
+
+@pytest.fixture(scope="module")
+def collections_path(tmp_path_factory):
+    """A copy of the collection, so a run and its re-run see the same tree even while the
+    checkout is being edited."""
+    dest = tmp_path_factory.mktemp("collections")
+    root = dest / "ansible_collections" / "mosaic" / "fleet"
+    root.mkdir(parents=True)
+    for part in COLLECTION_PARTS:
+        src = os.path.join(REPO, part)
+        if os.path.isdir(src):
+            shutil.copytree(src, str(root / part), ignore=shutil.ignore_patterns("__pycache__"))
+        else:
+            shutil.copy2(src, str(root))
+    return str(dest)
 
 
 def stub(name, cls="worker", **extra):
@@ -20,7 +38,7 @@ def stub(name, cls="worker", **extra):
 class Fleet(object):
     """One isolated fleet: its HOME, TMUX_TMPDIR, socket and inventory."""
 
-    def __init__(self, tmp_path, socket):
+    def __init__(self, tmp_path, socket, collections_path):
         self.tmp = tmp_path
         self.home = tmp_path / "home"
         self.home.mkdir()
@@ -33,7 +51,7 @@ class Fleet(object):
             "fleet:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
             "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
         self.env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
-                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
+                        ANSIBLE_COLLECTIONS_PATH=collections_path,
                         ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
                         ANSIBLE_DEPRECATION_WARNINGS="False", MOSAIC_HEARTBEAT_INTERVAL="1")
         self.env.pop("TMUX", None)
@@ -77,8 +95,8 @@ def _whoami():
 
 
 @pytest.fixture
-def fleet(tmp_path, socket_name):
-    f = Fleet(tmp_path, socket_name)
+def fleet(tmp_path, socket_name, collections_path):
+    f = Fleet(tmp_path, socket_name, collections_path)
     yield f
     f.kill_server()
 
