@@ -66,6 +66,11 @@ class ActionModule(ActionBase):
         except AnsibleError as exc:
             return dict(result, failed=True, msg=to_text(exc))
 
+        # Unset options fall back to play variables, so that one inventory setting makes the
+        # stand-up role and the reseed playbook install the same custom framework.
+        for option, var in (("src", "mosaic_fleet_framework_src"), ("version", "mosaic_fleet_framework_version")):
+            if not args[option] and (task_vars or {}).get(var):
+                args[option] = to_text(self._templar.template(task_vars[var]))
         src = args["src"] or collection_framework_dir()
         if not os.path.isabs(src):
             src = self._find_needle("files", src)

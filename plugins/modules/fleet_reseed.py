@@ -54,13 +54,15 @@ options:
   src:
     description:
       - The framework tree on the controller.
-      - Defaults to the C(framework/) directory of this collection.
+      - Defaults to the variable C(mosaic_fleet_framework_src) when it is set (so one inventory
+        variable makes the stand-up role and C(playbooks/reseed.yml) install the same custom
+        framework), else the C(framework/) directory of this collection.
     type: path
   version:
     description:
       - The framework version recorded in the manifest and used to name backups.
-      - Defaults to the collection's version (from its C(MANIFEST.json), or C(galaxy.yml) in a
-        checkout).
+      - Defaults to the variable C(mosaic_fleet_framework_version) when it is set, else the
+        collection's version (from its C(MANIFEST.json), or C(galaxy.yml) in a checkout).
     type: str
   force:
     description:

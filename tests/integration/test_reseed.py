@@ -181,3 +181,19 @@ def test_same_version_new_content_is_applied(tmp_path, versions):
     reseed(tmp_path, a, "A", home)
     result = reseed(tmp_path, b, "A", home)
     assert result["changed"] and result["updated"] == ["AGENTS.md"]
+
+
+def test_play_variables_choose_the_framework(tmp_path, versions):
+    """Unset src/version fall back to mosaic_fleet_framework_src/_version (the role sets neither)."""
+    a, _b = versions
+    home = str(tmp_path / "home")
+    tree = tmp_path / "ansible-tree"
+    proc = subprocess.run(
+        ["ansible", "localhost", "-c", "local", "-t", str(tree), "-m", "mosaic.fleet.fleet_reseed",
+         "-a", "mosaic_home=%s" % home, "-e", "mosaic_fleet_framework_src=%s" % a,
+         "-e", "mosaic_fleet_framework_version=from-var"],
+        env=_env(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    result = json.load(open(str(tree / "localhost")))
+    assert result["version_to"] == "from-var"
+    assert open(os.path.join(home, "tools", "fleet", "marker-A.sh")).read() == "#!/bin/sh\necho A\n"
