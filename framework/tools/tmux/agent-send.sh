@@ -168,9 +168,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
+digest=""
 audit() {  # one line per send in the sender-side fleet user's log
-  local dir=$MOSAIC_HOME/fleet/log digest
-  digest=$(printf '%s%s' "$preamble" "$message" | sha256sum)
+  local dir=$MOSAIC_HOME/fleet/log
+  [[ -n $digest ]] || digest=$(printf '%s%s' "$preamble" "$message" | sha256sum)
   [[ -d $dir ]] || mkdir -p -- "$dir" 2>/dev/null
   printf '%(%Y-%m-%dT%H:%M:%S%z)T outcome=%s src=%s:%s dst=%s:%s bytes=%s sha256=%s elapsed_ms=%s\n' \
       -1 "$outcome" "$src_host" "$source" "$1" "$session" "$bytes" "${digest%% *}" "$elapsed_ms" \
@@ -286,9 +287,13 @@ done
 
 # A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
 tty_echoes=0
-if stty_out=$(stty -a -F "$pane_tty" 2>/dev/null); then
-  [[ " ${stty_out//$'\n'/ } " =~ [\ \;]icanon[\ \;] && " ${stty_out//$'\n'/ } " =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
-fi
+check_tty_echo() {
+  local out
+  out=$(stty -a -F "$pane_tty" 2>/dev/null) || return 0
+  out=" ${out//$'\n'/ } "
+  [[ $out =~ [\ \;]icanon[\ \;] && $out =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
+  return 0
+}
 
 # Evidence helpers. (Patterns like ${x##*$'\n'} are quadratic in bash: a 64 KB message would
 # take seconds, so lines are split with the shortest-suffix form.)
@@ -380,6 +385,9 @@ paste_err=$(printf '%s' "$text" |
 buffer=""
 now_us t_paste
 
+# Work that only the verdict needs is done while the Enter delay runs anyway.
+digest=$(printf '%s' "$text" | sha256sum)
+check_tty_echo
 pasted=0
 if ((verify)); then
   # Wait for the paste to show; at most half of the time left, never less than the Enter delay.
