@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# shellcheck disable=SC2154  # the evidence helpers assign their results through printf -v
 # agent-send.sh - deliver one message into a fleet agent's tmux pane: literally, serialized, verified.
 #
 # Usage:
@@ -69,7 +70,7 @@ if ! declare -F mosaic_tmux >/dev/null; then
   }
 fi
 
-usage() { sed -n '2,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$SELF"; }
+usage() { sed -n '3,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$SELF"; }
 usage_error() {
   printf '%s: %s\n' "$PROG" "$1" >&2
   printf 'usage: %s [-L socket] [-H user@host] [-S source] -s session (-m message | -m -) [--verify|--no-verify] [--timeout s] [--json]\n' "$PROG" >&2
