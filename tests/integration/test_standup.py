@@ -168,3 +168,22 @@ def test_agent_on_a_host_outside_the_inventory_fails_before_any_host_is_touched(
     assert proc.returncode != 0
     assert "web9" in proc.stdout and "not in the inventory" in proc.stdout
     assert not fleet.mosaic_home.exists()
+
+
+def test_inventory_example_parses_and_its_roster_places_agents_on_both_hosts(tmp_path):
+    from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+    inventory = tmp_path / "inventory.yml"
+    shutil.copy(os.path.join(REPO, "inventory.example"), str(inventory))
+    proc = subprocess.run([os.path.join(REPO, ".venv", "bin", "ansible-inventory"), "-i", str(inventory), "--list"],
+                          capture_output=True, text=True, check=True,
+                          env=dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg")))
+    listed = json.loads(proc.stdout)
+    hosts = listed["fleet"]["hosts"]
+    assert sorted(hosts) == ["web1", "web2"]
+    variables = listed["_meta"]["hostvars"]["web1"]
+    normalized, violations = fleet_roster.validate(variables["mosaic_fleet_roster"], fleet_roster.load_schema(),
+                                                   hosts, hosts[0])
+    assert violations == []
+    placed = fleet_roster.placement(normalized)
+    assert sorted(placed) == ["web1", "web2"]
+    assert variables["mosaic_fleet_user"] == "fleet"
