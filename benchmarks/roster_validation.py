@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """How long validating a 1,000-agent roster takes, next to plain jsonschema on the same document.
 
 roster.validate = the schema (through the same jsonschema validator) + the fleet rules + the
@@ -56,7 +55,7 @@ def best_of(repeat, funcs):
     """Best wall time of each function over ``repeat`` rounds. The functions take turns within a
     round, so a busy machine slows them alike and the ratios stay meaningful."""
     best = [float("inf")] * len(funcs)
-    for _ in range(repeat):
+    for _round in range(repeat):
         for i, func in enumerate(funcs):
             start = time.perf_counter()
             func()

@@ -21,10 +21,11 @@ done
 
 echo "test-collections.sh: extracting ${wanted[*]} from the ansible wheel"
 mkdir -p "$cache/wheels"
-wheel=$(ls "$cache"/wheels/ansible-12.*-py3-none-any.whl 2>/dev/null | tail -n 1 || true)
+latest_wheel() { find "$cache/wheels" -maxdepth 1 -name 'ansible-12.*-py3-none-any.whl' | sort -V | tail -n 1; }
+wheel=$(latest_wheel)
 if [ -z "$wheel" ]; then
   "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: -d "$cache/wheels" "$ANSIBLE_WHEEL_SPEC"
-  wheel=$(ls "$cache"/wheels/ansible-12.*-py3-none-any.whl | tail -n 1)
+  wheel=$(latest_wheel)
 fi
 rm -rf "$dest.tmp"
 mkdir -p "$dest.tmp"

@@ -40,7 +40,7 @@ class ActionModule(ActionBase):
 
     def _run(self, result):
         try:
-            _, args = self.validate_argument_spec(
+            _validation, args = self.validate_argument_spec(
                 argument_spec=ARGUMENT_SPEC,
                 mutually_exclusive=[("roster", "src", "profile")],
                 required_one_of=[("roster", "src", "profile")],

@@ -18,7 +18,8 @@ description:
   - Runs entirely on the controller (it is an action plugin); no host is touched, so a bad
     roster fails before any change.
   - On failure it reports B(every) violation, each with its path (for example
-    C(agents[2].runtime)) and reason; YAML syntax errors carry their line and column.
+    C(agents[2].runtime)) and reason; YAML syntax errors (and a key given twice in one mapping)
+    carry their line and column.
   - "Rules beyond the schema: agent names are unique and safe as tmux session, unit instance and
     file names (letters, digits, C(_), C(-); not starting with C(-); at most 48 characters; no C(.)
     because tmux rewrites it); no agent is named like the holder session; exactly one
@@ -26,11 +27,11 @@ description:
     C(profile: canary); connector blocks match their kind; C(ssh) only together with C(host);
     with O(hosts), every agent's host is an inventory host."
 author:
-  - mosaic.fleet developers
+  - mosaic.fleet developers (!UNKNOWN)
 options:
   roster:
     description:
-      - The roster as a mapping.
+      - The roster as a mapping (YAML or JSON text is parsed like a file).
       - Mutually exclusive with O(src) and O(profile).
     type: raw
   src:
@@ -54,19 +55,28 @@ options:
     elements: str
   default_host:
     description:
-      - Host for agents that set no C(host) and when the roster has no C(defaults.host).
-      - Defaults to C(localhost).
+      - Host for agents that set no C(host) when the roster has no C(defaults.host).
+      - An agent's host is its own C(host), else the roster's C(defaults.host), else this option,
+        else C(localhost).
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
-    details: Read-only; it never changes anything.
+    details: Read-only; it never changes anything, so check mode returns the same result.
   diff_mode:
     support: none
-  action:
-    support: full
   platform:
     platforms: all
+    details: Runs on the controller only; no host is contacted.
+  action:
+    support: full
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
 notes:
   - Requires C(jsonschema) and C(PyYAML) on the controller.
   - Secrets never belong in the roster; an unknown key such as C(token) is an error at every
@@ -119,6 +129,11 @@ agent_count:
   returned: success
   type: int
   sample: 3
+source:
+  description: What was validated, as named in messages (C(the roster), C(preset 'coding') or the file's path).
+  returned: success
+  type: str
+  sample: preset 'coding'
 violations:
   description: Every violation found, each with C(path) and C(message).
   returned: failure

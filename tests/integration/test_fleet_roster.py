@@ -51,7 +51,7 @@ def run(tmp_path):
 
 
 def test_coding_preset_has_five_agents(run):
-    rc, status, result, _ = run("profile=coding")
+    rc, status, result, _output = run("profile=coding")
     assert (rc, status) == (0, "SUCCESS")
     agents = result["roster"]["agents"]
     assert result["agent_count"] == 5 and len(agents) == 5
@@ -72,7 +72,7 @@ def test_bad_yaml_file_fails_with_line_and_column(run, tmp_path):
 
 
 def test_corpus_file_fails_with_every_violation(run):
-    rc, status, result, _ = run("src=%s" % os.path.join(ROSTERS, "bad", "unknown-key-agent-token.yaml"))
+    rc, status, result, _output = run("src=%s" % os.path.join(ROSTERS, "bad", "unknown-key-agent-token.yaml"))
     assert rc != 0 and status == "FAILED!"
     assert [v["path"] for v in result["violations"]] == ["agents[1].token"]
     assert "agents[1].token: unknown key" in result["msg"]
@@ -81,18 +81,18 @@ def test_corpus_file_fails_with_every_violation(run):
 def test_hosts_check(run):
     roster = os.path.join(ROSTERS, "good", "multi-host-ssh.yaml")
     args = '{"src": "%s", "hosts": "{{ groups[\'all\'] }}"}' % roster
-    rc, status, result, _ = run(args, inventory="web1,web2,")
+    rc, status, result, _output = run(args, inventory="web1,web2,")
     assert rc != 0 and status == "FAILED!"
     assert result["violations"] == [{"path": "agents[3].host",
                                      "message": "host 'web3' is not in the inventory (hosts: web1, web2)"}]
-    rc, status, result, _ = run(args, inventory="web1,web2,web3,")
+    rc, status, result, _output = run(args, inventory="web1,web2,web3,")
     assert (rc, status) == (0, "SUCCESS")
     assert result["placement"] == {"web1": ["orchestrator", "enhancer"], "web2": ["coder0", "reviewer"],
                                    "web3": ["coder1"]}
 
 
 def test_default_host_places_a_preset(run):
-    rc, status, result, _ = run("profile=local-canary hosts=web1,web2 default_host=web2")
+    rc, status, result, _output = run("profile=local-canary hosts=web1,web2 default_host=web2")
     assert (rc, status) == (0, "SUCCESS")
     assert result["placement"] == {"web2": ["orchestrator", "enhancer", "worker"]}
 
@@ -104,12 +104,12 @@ def test_unknown_profile(run):
 
 
 def test_missing_file(run, tmp_path):
-    rc, status, result, _ = run("src=%s" % (tmp_path / "absent.yaml"))
+    rc, status, result, _output = run("src=%s" % (tmp_path / "absent.yaml"))
     assert rc != 0 and status == "FAILED!"
     assert "was not found" in result["msg"]
 
 
 def test_roster_and_profile_are_mutually_exclusive(run):
-    rc, status, result, _ = run("profile=coding src=x.yaml")
+    rc, status, result, _output = run("profile=coding src=x.yaml")
     assert rc != 0 and status == "FAILED!"
     assert "mutually exclusive" in result["msg"]

@@ -108,7 +108,8 @@ def test_every_preset_validates(name):
 
 def _preset(name):
     with open(os.path.join(roster.presets_dir(), name + ".yaml"), encoding="utf-8") as handle:
-        document, _ = roster.parse_text(handle.read(), name)
+        document, violations = roster.parse_text(handle.read(), name)
+    assert violations == []
     normalized, violations = roster.validate(document, roster.load_schema())
     assert violations == []
     return normalized
