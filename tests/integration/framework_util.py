@@ -70,6 +70,12 @@ def capture(env, socket, session):
     return tmux(env, socket, "capture-pane", "-p", "-J", "-S", "-", "-t", "=%s:" % session).stdout
 
 
+def screen_with(env, socket, session, text):
+    """The pane's contents when they contain text, else '' (for wait_for)."""
+    screen = capture(env, socket, session)
+    return screen if text in screen else ""
+
+
 def wait_for(predicate, timeout=10.0, interval=0.05, what="condition"):
     """Poll predicate() until it returns something truthy; return it, or fail after timeout."""
     deadline = time.monotonic() + timeout

@@ -4,7 +4,7 @@ foreground process, and its heartbeat extension beats with the pane's pid."""
 
 import os
 
-from framework_util import capture, pane, read_file, run_tool, wait_for, write_agent_env
+from framework_util import pane, read_file, run_tool, screen_with, wait_for, write_agent_env
 
 
 def test_real_pi_takes_our_argv_and_beats(fleet_env, socket_name, pi_command):
@@ -19,8 +19,8 @@ def test_real_pi_takes_our_argv_and_beats(fleet_env, socket_name, pi_command):
     stamp, pid = first.decode().split()
     assert pid == pane(fleet_env, socket_name, "coder0", "#{pane_pid}")
     assert pane(fleet_env, socket_name, "coder0", "#{pane_current_command}") in ("pi", "node")
-    screen = wait_for(lambda: (lambda s: s if "gpt-5.5" in s else "")(
-        capture(fleet_env, socket_name, "coder0")), timeout=30, what="pi's status line")
+    screen = wait_for(lambda: screen_with(fleet_env, socket_name, "coder0", "gpt-5.5"), timeout=30,
+                      what="pi's status line")
     assert "high" in screen.split("gpt-5.5", 1)[1]
     assert "pi-heartbeat.ts" in screen  # listed among the loaded extensions
     # It keeps beating while pi idles at its prompt.

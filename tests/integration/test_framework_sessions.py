@@ -20,7 +20,7 @@ def dead_status(env, socket, session):
     """The pane's exit status once it is dead, else ''.
 
     pane_dead turns 1 at EOF on the pty; the status arrives with SIGCHLD, just after."""
-    dead, _, status = pane(env, socket, session, "#{pane_dead}:#{pane_dead_status}").partition(":")
+    dead, status = pane(env, socket, session, "#{pane_dead}:#{pane_dead_status}").split(":", 1)
     return status if dead == "1" else ""
 
 
@@ -219,7 +219,7 @@ def test_concurrent_starts_make_one_session(fleet_env, socket_name):
     write_agent_env(fleet_env, "racer", socket=socket_name)
     procs = [subprocess.Popen([tool(fleet_env, "start-agent-session.sh"), "racer"], env=fleet_env,
                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-             for _ in range(4)]
+             for _attempt in range(4)]
     results = [(p.wait(timeout=30), p.stdout.read(), p.stderr.read()) for p in procs]
     assert [rc for rc, _out, _err in results] == [0, 0, 0, 0], results
     assert sum("started" in out for _rc, out, _err in results) >= 1

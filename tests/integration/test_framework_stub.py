@@ -11,6 +11,7 @@ from framework_util import (
     pane,
     read_file,
     run_tool,
+    screen_with,
     tmux,
     wait_for,
     write_agent_env,
@@ -59,8 +60,8 @@ def test_pasted_multiline_message_is_logged_exactly(fleet_env, socket_name):
     assert [r["text"] for r in records] == [message]
     assert isinstance(records[0]["ts"], float)
     size = len(message.encode("utf-8"))
-    screen = wait_for(lambda: (lambda s: s if "[stub] received" in s else "")(
-        capture(fleet_env, socket_name, "canary")), what="the transcript")
+    screen = wait_for(lambda: screen_with(fleet_env, socket_name, "canary", "[stub] received"),
+                      what="the transcript")
     assert "[stub] received %d bytes" % size in screen
     assert "  second line with 'quotes'" in screen
     # The input line is fresh again.
@@ -76,9 +77,8 @@ def test_two_messages_in_order_and_typed_input(fleet_env, socket_name):
     tmux(fleet_env, socket_name, "send-keys", "-t", "=canary:", "BSpace")
     wait_for(lambda: "stub> two" in capture(fleet_env, socket_name, "canary"), what="typed input")
     tmux(fleet_env, socket_name, "send-keys", "-t", "=canary:", "Enter")
-    records = wait_for(lambda: (lambda r: r if len(r) == 2 else None)(
-        log_records(fleet_env, "canary")), what="second message")
-    assert [r["text"] for r in records] == ["one", "two"]
+    wait_for(lambda: len(log_records(fleet_env, "canary")) == 2, what="second message")
+    assert [r["text"] for r in log_records(fleet_env, "canary")] == ["one", "two"]
 
 
 def test_64k_paste(fleet_env, socket_name):

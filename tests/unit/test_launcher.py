@@ -120,12 +120,12 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
                 assert command == '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook'
             want.append(argv[len(want)])
         elif item == "<developer_instructions>":
-            key, _, value = argv[len(want)].partition("=")
+            key, value = argv[len(want)].split("=", 1)
             assert key == "developer_instructions"
             assert toml_value(value) == prompt
             want.append(argv[len(want)])
         elif item == "<notify>":
-            key, _, value = argv[len(want)].partition("=")
+            key, value = argv[len(want)].split("=", 1)
             assert key == "notify"
             assert toml_value(value) == [mosaic_home + "/tools/fleet/heartbeat", "--hook"]
             want.append(argv[len(want)])
