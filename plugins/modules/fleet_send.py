@@ -26,22 +26,23 @@ description:
     session)."
   - Every send is appended to C(fleet/log/send.log) under the fleet user's MOSAIC_HOME.
 author:
-  - mosaic.fleet developers
+  - mosaic.fleet developers (!UNKNOWN)
 options:
   agent:
     description:
       - The destination agent (its tmux session name, matched exactly).
     type: str
     required: true
-  message:
+  msg:
     description:
       - The message text. Trailing whitespace is dropped; everything else arrives literally.
+      - The option is not called C(message) because Ansible reserves that name for itself.
       - Mutually exclusive with O(src).
     type: str
   src:
     description:
       - A file on the target host whose content (UTF-8) is the message.
-      - Mutually exclusive with O(message).
+      - Mutually exclusive with O(msg).
     type: path
   verify:
     description:
@@ -80,6 +81,8 @@ options:
         module runs on; agent-send.sh then relays the send over ssh (BatchMode) to that host's
         agent-send.sh. Rarely needed, since playbooks run the module on the agent's own host.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 attributes:
   check_mode:
     support: full
@@ -100,7 +103,7 @@ EXAMPLES = r"""
 - name: Brief the coder
   mosaic.fleet.fleet_send:
     agent: coder0
-    message: |
+    msg: |
       Please pick up issue 42.
       Reply to the orchestrator when the tests pass.
 
@@ -116,7 +119,7 @@ EXAMPLES = r"""
 - name: Fire and forget (outcome is at best unconfirmed)
   mosaic.fleet.fleet_send:
     agent: orchestrator
-    message: nightly build finished
+    msg: nightly build finished
     verify: false
 """
 
@@ -179,7 +182,7 @@ from ansible_collections.mosaic.fleet.plugins.module_utils import send
 def read_message(module):
     params = module.params
     if params["src"] is None:
-        return params["message"]
+        return params["msg"]
     try:
         with open(params["src"], "rb") as handle:
             data = handle.read()
@@ -195,7 +198,7 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             agent=dict(type="str", required=True),
-            message=dict(type="str"),
+            msg=dict(type="str"),
             src=dict(type="path"),
             verify=dict(type="bool", default=True),
             timeout=dict(type="float", default=10),
@@ -205,8 +208,8 @@ def main():
             mosaic_home=dict(type="path"),
             host=dict(type="str"),
         ),
-        mutually_exclusive=[("message", "src")],
-        required_one_of=[("message", "src")],
+        mutually_exclusive=[("msg", "src")],
+        required_one_of=[("msg", "src")],
         supports_check_mode=True,
     )
     params = module.params

@@ -38,7 +38,7 @@ def adhoc(env, args, *extra):
 def test_module_delivers_into_the_stub(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     message = "from ansible:\n$(touch /nonexistent) `C-c` #{pane_id} ; 'quoted' \"dq\""
-    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "message": message, "socket": socket_name,
+    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "msg": message, "socket": socket_name,
                                  "mosaic_home": fleet_env["MOSAIC_HOME"]})
     assert rc == 0, task
     assert task["changed"] is True and task["outcome"] == "delivered", task
@@ -61,7 +61,7 @@ def test_module_src_file_and_source(start_agent, fleet_env, socket_name, tmp_pat
 
 def test_check_mode_sends_nothing(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
-    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "message": "not now", "socket": socket_name,
+    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "msg": "not now", "socket": socket_name,
                                  "mosaic_home": fleet_env["MOSAIC_HOME"]}, "--check")
     assert rc == 0, task
     assert task["outcome"] == "would_send" and task["changed"] is True
@@ -73,7 +73,7 @@ def test_check_mode_sends_nothing(start_agent, fleet_env, socket_name):
 
 def test_missing_session_fails(start_agent, fleet_env, socket_name):
     start_agent("coder0")
-    rc, task, err = adhoc(fleet_env, {"agent": "coder9", "message": "hello?", "socket": socket_name,
+    rc, task, err = adhoc(fleet_env, {"agent": "coder9", "msg": "hello?", "socket": socket_name,
                                  "mosaic_home": fleet_env["MOSAIC_HOME"]})
     assert rc != 0
     assert task["failed"] is True and task["outcome"] == "no_session", task
@@ -82,7 +82,7 @@ def test_missing_session_fails(start_agent, fleet_env, socket_name):
 
 def test_unconfirmed_is_a_warning(start_agent, fleet_env, socket_name):
     start_agent("clock", command="watch -n0.1 date", ready=None)
-    rc, task, err = adhoc(fleet_env, {"agent": "clock", "message": "tick", "socket": socket_name, "timeout": 2,
+    rc, task, err = adhoc(fleet_env, {"agent": "clock", "msg": "tick", "socket": socket_name, "timeout": 2,
                                  "mosaic_home": fleet_env["MOSAIC_HOME"]})
     assert rc == 0, task
     assert task["outcome"] == "unconfirmed" and task["changed"] is True
