@@ -298,6 +298,7 @@ def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(start_agent,
     message = "over ssh: $(touch %s) `id` 'q' \"dq\" ; C-c\nsecond line %%s \\n" % (tmp_path / "pwned")
     rc, report, err, _ = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
     assert rc == 0 and report["outcome"] == "delivered", (report, err)
+    assert report["evidence"] == "transcript" and report["socket"] == socket_name
     # The remote side reports its own host; the source host is the sender's.
     assert report["preamble"] == "[%s:planner -> %s:coder0] " % (HOST, HOST)
     assert agent.records()[-1]["text"] == report["preamble"] + message

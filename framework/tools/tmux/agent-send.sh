@@ -230,6 +230,8 @@ if [[ -n $remote ]]; then
     [[ $out =~ \"preamble\":\ \"([^\"]*)\" ]] && preamble=${BASH_REMATCH[1]}
     [[ $out =~ \"host\":\ \"([^\"]*)\" ]] && dst_host=${BASH_REMATCH[1]}
     [[ $out =~ \"reason\":\ \"([^\"]*)\" ]] && reason=${BASH_REMATCH[1]}
+    [[ $out =~ \"evidence\":\ \"([a-z]*)\" ]] && evidence=${BASH_REMATCH[1]}
+    [[ $out =~ \"socket\":\ \"([^\"]*)\" ]] && socket=${BASH_REMATCH[1]}
     finish "$remote_outcome" "$reason"
   fi
   case $rc in
