@@ -21,7 +21,9 @@ description:
     same directory, then a rename) and only happen when content, mode or owner differ.
   - Running as root for another O(user), files and the directories it creates belong to that user.
 author:
-  - mosaic.fleet developers
+  - mosaic.fleet developers (@mosaic-fleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   roster:
     description:
@@ -67,6 +69,7 @@ attributes:
     support: full
     details: One before/after diff per file; secrets are shown as C(<redacted>).
   platform:
+    support: full
     platforms: posix
 notes:
   - An agent counts as changed (and so should be restarted) when its env file changed; a changed

@@ -31,7 +31,9 @@ description:
   - Running as root for another O(user), systemd is reached with C(systemctl --user -M user@) and
     tmux commands run as the user through C(runuser) with the user's C(HOME).
 author:
-  - mosaic.fleet developers
+  - mosaic.fleet developers (@mosaic-fleet)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
 options:
   user:
     description:
@@ -103,6 +105,7 @@ attributes:
   diff_mode:
     support: none
   platform:
+    support: full
     platforms: posix
 seealso:
   - module: mosaic.fleet.fleet_host_config
