@@ -38,7 +38,7 @@ description:
     into one deterministic tar.gz on the controller, transferred once, and applied by one more
     module run."
 author:
-  - mosaic.fleet developers
+  - mosaic.fleet developers (@mosaic-fleet)
 options:
   user:
     description:
@@ -86,17 +86,27 @@ options:
     description:
       - Internal, set by the action plugin. Digest of the shipped tree.
     type: str
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
 attributes:
   check_mode:
     support: full
-    details: Plans and reports without writing anything.
+    details: Plans and reports without writing anything; in check mode without diff mode the
+      archive is not even transferred.
   diff_mode:
     support: full
     details: One diff per created, updated or removed text file, with headers naming the path and
       the versions. User-owned files never appear.
   action:
     support: full
+    details: The action plugin packs and transfers the framework; the module runs on the host.
+  async:
+    support: none
+  bypass_host_loop:
+    support: none
   platform:
+    support: full
     platforms: posix
 notes:
   - The manifest format is described in C(docs/DEVELOPING.md) of the collection.
