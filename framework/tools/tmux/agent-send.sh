@@ -162,7 +162,7 @@ local_host=${HOSTNAME%%.*}  # what `hostname -s` prints, without a process
 [[ -n $src_host ]] || src_host=$local_host
 
 # ---------------------------------------------------------------- result, audit, exit
-outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer=""
+outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer="" row_file=""
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
   [[ -n $err_file ]] && rm -f -- "$err_file"
@@ -189,6 +189,7 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
     no_session) rc=$EXIT_NO_SESSION ;; *) rc=$EXIT_NOT_DELIVERED ;;
   esac
   audit "${remote:-$dst_host}"
+  [[ -n $row_file ]] && printf '%s\n' "$cursor_y" >"$row_file" 2>/dev/null
   if ((json)); then
     json_str "$outcome" j_out; json_str "$preamble" j_pre; json_str "$dst_host" j_host
     json_str "$reason" j_reason; json_str "$socket" j_socket
@@ -272,32 +273,6 @@ flock -w "$timeout" "$lock_fd" ||
 now_us t
 deadline=$((t + timeout_us))
 
-pane_info() {  # fills pane_id pane_dead pane_in_mode pane_tty cursor_y; returns tmux's status
-  local out
-  out=$(mosaic_tmux display-message -p -t "=$session:" \
-    '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' 2>&1) || { pane_error=$out; return 1; }
-  read -r pane_id pane_dead pane_in_mode cursor_y pane_tty <<<"$out"
-}
-pane_info || finish no_session "no session $session on ${socket:-the default socket}: ${pane_error//$'\n'/ }"
-[[ $pane_id == %* ]] || finish no_session "no session $session: $pane_id"
-((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
-for _ in 1 2 3; do
-  ((pane_in_mode)) || break
-  mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
-  pane_info || finish no_session "session $session went away"
-done
-((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
-
-# A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
-tty_echoes=0
-check_tty_echo() {
-  local out
-  out=$(stty -a -F "$pane_tty" 2>/dev/null) || return 0
-  out=" ${out//$'\n'/ } "
-  [[ $out =~ [\ \;]icanon[\ \;] && $out =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
-  return 0
-}
-
 # Evidence helpers. (Patterns like ${x##*$'\n'} are quadratic in bash: a 64 KB message would
 # take seconds, so lines are split with the shortest-suffix form.)
 last_line_of() {  # last_line_of TEXT VAR
@@ -321,23 +296,11 @@ placeholders_in() {  # placeholders_in TEXT VAR: paste placeholders in TEXT
   count_of "$1" "[paste #" _b
   printf -v "$2" '%s' "$((_a + _b))"
 }
-snapshot() {  # snapshot PREFIX: the visible screen above the cursor's logical line (-J joins
-  # wrapped rows) as PREFIX_above, and probe/placeholder counts in the cursor's line (PREFIX_cur_*)
-  # and in the RECENT_LINES above it (PREFIX_recent_*). One tmux call: it captures down to the
-  # cursor row seen last time and reports the cursor row now; when they differ the cursor moved,
-  # and the capture is taken again at the new row.
-  local y2 out cur above recent n tries
-  for tries in 1 2 3; do
-    out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
-      display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
-    out=${out%$'\nx'}
-    last_line_of "$out" y2; out=${out%$'\n'*}
-    [[ ${y2#* } == 0 ]] || return 1  # the pane died
-    [[ ${y2% *} == "$cursor_y" ]] && break
-    cursor_y=${y2% *}
-    ((tries < 3)) || return 1
-  done
-  last_line_of "$out" cur; above=${out:0:${#out}-${#cur}}
+parse_snapshot() {  # parse_snapshot PREFIX CAPTURE: the visible screen above the cursor's
+  # logical line (-J joins wrapped rows) as PREFIX_above, and probe/placeholder counts in the
+  # cursor's line (PREFIX_cur_*) and in the RECENT_LINES above it (PREFIX_recent_*).
+  local cur above recent n
+  last_line_of "$2" cur; above=${2:0:${#2}-${#cur}}
   printf -v "${1}_above" '%s' "$above"
   recent=${above%$'\n'}
   for ((n = 0; n < RECENT_LINES; n++)); do
@@ -349,6 +312,22 @@ snapshot() {  # snapshot PREFIX: the visible screen above the cursor's logical l
   count_of "$recent" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
   placeholders_in "$recent" n; printf -v "${1}_recent_ph" '%s' "$n"
+}
+snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row seen last time
+  # and reports the cursor row now; when they differ the cursor moved, and the capture is taken
+  # again at the new row.
+  local y2 out tries
+  for tries in 1 2 3; do
+    out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
+      display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
+    out=${out%$'\nx'}
+    last_line_of "$out" y2; out=${out%$'\n'*}
+    [[ ${y2#* } == 0 ]] || return 1  # the pane died
+    [[ ${y2% *} == "$cursor_y" ]] && break
+    cursor_y=${y2% *}
+    ((tries < 3)) || return 1
+  done
+  parse_snapshot "$1" "$out"
 }
 pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
@@ -370,16 +349,56 @@ submitted_evidence() {  # it left the cursor line, and the transcript above took
   settled_above=$e_above
   return 1
 }
+# The pane's state and the baseline screen in one tmux call, captured down to the cursor row the
+# previous send to this pane ended on (kept next to its lock); a wrong guess costs one more call.
+row_file=$lock_dir/send.${socket:-default}.$session.row
+cursor_y=0
+[[ -r $row_file ]] && read -r cursor_y <"$row_file"
+[[ $cursor_y =~ ^[0-9]+$ ]] || cursor_y=0
+out=$(mosaic_tmux display-message -p -t "=$session:" \
+  '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \; \
+  capture-pane -p -J -t "=$session:" -S 0 -E "$cursor_y" 2>&1; printf '\n%s' "$?")
+last_line_of "$out" rc; out=${out%$'\n'*}
+info=${out%%$'\n'*}
+((rc == 0)) || finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
+read -r pane_id pane_dead pane_in_mode now_y pane_tty <<<"$info"
+[[ $pane_id == %* ]] || finish no_session "no session $session: $info"
+((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
+if ((pane_in_mode)); then
+  for _ in 1 2 3; do
+    mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
+    pane_in_mode=$(mosaic_tmux display-message -p -t "$pane_id" '#{pane_in_mode}') ||
+      finish no_session "session $session went away"
+    ((pane_in_mode)) || break
+  done
+  ((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
+fi
+if ((verify)); then
+  if [[ $now_y == "$cursor_y" && $out == *$'\n'* ]]; then
+    parse_snapshot base "${out#*$'\n'}"
+  else
+    cursor_y=$now_y
+    for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
+  fi
+fi
+cursor_y=$now_y
+
+# A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
+tty_echoes=0
+check_tty_echo() {
+  local out
+  out=$(stty -a -F "$pane_tty" 2>/dev/null) || return 0
+  out=" ${out//$'\n'/ } "
+  [[ $out =~ [\ \;]icanon[\ \;] && $out =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
+  return 0
+}
+
 sleep_until() {
   local t; now_us t
   (($1 > t)) || return 0
   t=$(($1 - t)); nap "$((t / 1000000)).$(printf '%06d' $((t % 1000000)))"
 }
 to_us "$ENTER_DELAY" delay_us
-
-if ((verify)); then
-  for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
-fi
 
 # ---------------------------------------------------------------- paste, then Enter
 buffer="mosaic-send-$$-$RANDOM$RANDOM"
