@@ -44,7 +44,7 @@ def preamble(session, source="operator"):
 def printable(size, seed):
     rng = random.Random(seed)
     alphabet = string.ascii_letters + string.digits + " .,:;!?-_()[]{}<>=+*/'\"|#@%&~^`$\\"
-    text = "".join(rng.choice(alphabet) for _ in range(size))
+    text = "".join(rng.choice(alphabet) for _i in range(size))
     return text.strip() or "x"
 
 
@@ -63,7 +63,7 @@ def test_sizes_arrive_exactly(start_agent, fleet_env, socket_name, size):
     agent = start_agent("coder0")
     message = "x" if size == 1 else printable(size, size)
     assert len(message.encode()) == size
-    rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+    rc, report, _err, _took = send(fleet_env, "coder0", message, socket=socket_name)
     assert_arrived(agent, message, report, rc)
     assert report["evidence"] == "transcript"
     assert len(agent.records()) == 1
@@ -77,7 +77,7 @@ def test_multiline_and_unicode(start_agent, fleet_env, socket_name):
         "mixed\n日本語\n🎉 line three\ttab",
     ]
     for message in messages:
-        rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+        rc, report, _err, _took = send(fleet_env, "coder0", message, socket=socket_name)
         assert_arrived(agent, message, report, rc)
     assert [r["text"] for r in agent.records()] == [preamble("coder0") + m for m in messages]
 
@@ -103,10 +103,10 @@ def test_text_tmux_or_a_shell_would_interpret(start_agent, fleet_env, socket_nam
         "end with semicolon;",
     ]
     for message in messages:
-        rc, report, err, _ = send(fleet_env, "coder0", message, socket=socket_name)
+        rc, report, _err, _took = send(fleet_env, "coder0", message, socket=socket_name)
         assert_arrived(agent, message, report, rc)
     # The same text on the command line (-m TEXT) is just as literal.
-    rc, report, err, _ = send(fleet_env, "coder0", messages[5], socket=socket_name, stdin=False)
+    rc, report, _err, _took = send(fleet_env, "coder0", messages[5], socket=socket_name, stdin=False)
     assert_arrived(agent, messages[5], report, rc, count=2)
     assert [r["text"] for r in agent.records()][:len(messages)] == [preamble("coder0") + m for m in messages]
     assert not touched.exists() and not touched2.exists()
@@ -116,7 +116,7 @@ def test_text_tmux_or_a_shell_would_interpret(start_agent, fleet_env, socket_nam
 
 def test_trailing_whitespace_is_dropped(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
-    rc, report, err, _ = send(fleet_env, "coder0", "hello there\n\n  \t\n", socket=socket_name)
+    rc, report, _err, _took = send(fleet_env, "coder0", "hello there\n\n  \t\n", socket=socket_name)
     assert_arrived(agent, "hello there", report, rc)
 
 
@@ -134,7 +134,7 @@ def test_twenty_concurrent_sends_arrive_whole_and_unmixed(start_agent, fleet_env
         thread.start()
     for thread in threads:
         thread.join()
-    for i, (rc, report, err, _) in enumerate(results):
+    for i, (rc, report, err, _took) in enumerate(results):
         assert rc == 0 and report["outcome"] == "delivered", (i, report, err)
     texts = [r["text"] for r in agent.records()]
     assert len(texts) == 20
@@ -172,8 +172,8 @@ def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
 def test_a_clock_is_never_delivered(start_agent, fleet_env, socket_name, command):
     clock = start_agent("clock", command=command, ready=None)
     wait_until(lambda: ":" in clock.capture(), what="the clock to tick")
-    for _ in range(2):
-        rc, report, err, _took = send(fleet_env, "clock", "tick tock", "--timeout", "2", socket=socket_name)
+    for _attempt in range(2):
+        rc, report, _err, _took = send(fleet_env, "clock", "tick tock", "--timeout", "2", socket=socket_name)
         assert report["outcome"] != "delivered", report
         assert rc == 3, report
 
@@ -182,7 +182,7 @@ def test_copy_mode_is_left_before_pasting(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     agent.tmux("copy-mode", "-t", "=coder0:")
     assert agent.pane("#{pane_in_mode}") == "1"
-    rc, report, err, _ = send(fleet_env, "coder0", "after copy mode", socket=socket_name)
+    rc, report, _err, _took = send(fleet_env, "coder0", "after copy mode", socket=socket_name)
     assert_arrived(agent, "after copy mode", report, rc)
     assert agent.pane("#{pane_in_mode}") == "0"
 
@@ -192,7 +192,7 @@ def test_socket_comes_from_the_agent_env_file(start_agent, fleet_env, socket_nam
     env_file = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "agents", "coder0.env")
     with open(env_file, "w") as handle:
         handle.write("MOSAIC_AGENT_NAME=coder0\nMOSAIC_TMUX_SOCKET=%s\n" % socket_name)
-    rc, report, err, _ = send(fleet_env, "coder0", "found by env file")
+    rc, report, _err, _took = send(fleet_env, "coder0", "found by env file")
     assert_arrived(agent, "found by env file", report, rc)
     assert report["socket"] == socket_name
 
@@ -200,21 +200,21 @@ def test_socket_comes_from_the_agent_env_file(start_agent, fleet_env, socket_nam
 def test_default_socket_means_no_dash_L(start_agent, fleet_env):
     # TMUX_TMPDIR is private to the test, so the default socket is too.
     agent = start_agent("coder0", socket="")
-    rc, report, err, _ = send(fleet_env, "coder0", "on the default socket", socket="")
+    rc, report, _err, _took = send(fleet_env, "coder0", "on the default socket", socket="")
     assert_arrived(agent, "on the default socket", report, rc)
     env = dict(fleet_env, MOSAIC_TMUX_SOCKET="")
-    rc, report, err, _ = send(env, "coder0", "again, without -L")
+    rc, report, _err, _took = send(env, "coder0", "again, without -L")
     assert_arrived(agent, "again, without -L", report, rc)
 
 
 def test_source_name_and_audit_log(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     env = dict(fleet_env, MOSAIC_AGENT_NAME="orchestrator")
-    rc, report, err, _ = send(env, "coder0", "from the orchestrator", socket=socket_name)
+    rc, report, _err, _took = send(env, "coder0", "from the orchestrator", socket=socket_name)
     assert_arrived(agent, "from the orchestrator", report, rc, source="orchestrator")
-    rc, report, err, _ = send(env, "coder0", "from a named source", "-S", "reviewer1", socket=socket_name)
+    rc, report, _err, _took = send(env, "coder0", "from a named source", "-S", "reviewer1", socket=socket_name)
     assert_arrived(agent, "from a named source", report, rc, source="reviewer1")
-    rc, report, err, _ = send(fleet_env, "nobody", "lost", socket=socket_name)
+    rc, report, _err, _took = send(fleet_env, "nobody", "lost", socket=socket_name)
     with open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log")) as handle:
         lines = handle.read().splitlines()
     assert len(lines) == 3
@@ -233,9 +233,9 @@ def report_bytes(session, source, message):
 
 def test_no_verify_sends_without_proof(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
-    rc, report, err, _ = send(fleet_env, "coder0", "fire and forget", "--no-verify", socket=socket_name)
+    rc, report, _err, _took = send(fleet_env, "coder0", "fire and forget", "--no-verify", socket=socket_name)
     assert rc == 3 and report["outcome"] == "unconfirmed", report
-    wait_until(lambda: agent.records(), what="the stub to log the message")
+    wait_until(agent.records, what="the stub to log the message")
     assert agent.records()[0]["text"] == preamble("coder0") + "fire and forget"
 
 
@@ -286,8 +286,8 @@ exec sh -c "$*"
 """
 
 
-def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(start_agent, fleet_env, socket_name,
-                                                                      tmp_path):
+def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(
+        start_agent, fleet_env, socket_name, tmp_path):
     agent = start_agent("coder0")
     bindir = tmp_path / "bin"
     bindir.mkdir()
@@ -296,7 +296,7 @@ def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(start_agent,
     env = dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
                MOSAIC_AGENT_NAME="planner")
     message = "over ssh: $(touch %s) `id` 'q' \"dq\" ; C-c\nsecond line %%s \\n" % (tmp_path / "pwned")
-    rc, report, err, _ = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
+    rc, report, err, _took = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
     assert rc == 0 and report["outcome"] == "delivered", (report, err)
     assert report["evidence"] == "transcript" and report["socket"] == socket_name
     # The remote side reports its own host; the source host is the sender's.

@@ -38,8 +38,9 @@ def adhoc(env, args, *extra):
 def test_module_delivers_into_the_stub(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     message = "from ansible:\n$(touch /nonexistent) `C-c` #{pane_id} ; 'quoted' \"dq\""
-    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "msg": message, "socket": socket_name,
-                                 "mosaic_home": fleet_env["MOSAIC_HOME"]})
+    rc, task, err = adhoc(fleet_env, {
+        "agent": "coder0", "msg": message, "socket": socket_name, "mosaic_home": fleet_env["MOSAIC_HOME"]
+    })
     assert rc == 0, task
     assert task["changed"] is True and task["outcome"] == "delivered", task
     assert task["preamble"] == "[%s:operator -> %s:coder0] " % (HOST, HOST)
@@ -52,8 +53,9 @@ def test_module_src_file_and_source(start_agent, fleet_env, socket_name, tmp_pat
     agent = start_agent("coder0")
     brief = tmp_path / "brief.md"
     brief.write_text("# Briefing\n\n- item ü\n- item 2\n\n", encoding="utf-8")
-    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "src": str(brief), "source": "release-bot",
-                                 "socket": socket_name, "mosaic_home": fleet_env["MOSAIC_HOME"]})
+    rc, task, err = adhoc(fleet_env, {
+        "agent": "coder0", "src": str(brief), "source": "release-bot", "socket": socket_name, "mosaic_home": fleet_env["MOSAIC_HOME"]
+    })
     assert rc == 0 and task["outcome"] == "delivered", task
     assert agent.records()[-1]["text"] == "[%s:release-bot -> %s:coder0] # Briefing\n\n- item ü\n- item 2" % (
         HOST, HOST)
@@ -61,8 +63,9 @@ def test_module_src_file_and_source(start_agent, fleet_env, socket_name, tmp_pat
 
 def test_check_mode_sends_nothing(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
-    rc, task, err = adhoc(fleet_env, {"agent": "coder0", "msg": "not now", "socket": socket_name,
-                                 "mosaic_home": fleet_env["MOSAIC_HOME"]}, "--check")
+    rc, task, err = adhoc(fleet_env, {
+        "agent": "coder0", "msg": "not now", "socket": socket_name, "mosaic_home": fleet_env["MOSAIC_HOME"]
+    }, "--check")
     assert rc == 0, task
     assert task["outcome"] == "would_send" and task["changed"] is True
     assert task["preamble"] == "[%s:operator -> %s:coder0] " % (HOST, HOST)
@@ -73,8 +76,9 @@ def test_check_mode_sends_nothing(start_agent, fleet_env, socket_name):
 
 def test_missing_session_fails(start_agent, fleet_env, socket_name):
     start_agent("coder0")
-    rc, task, err = adhoc(fleet_env, {"agent": "coder9", "msg": "hello?", "socket": socket_name,
-                                 "mosaic_home": fleet_env["MOSAIC_HOME"]})
+    rc, task, err = adhoc(fleet_env, {
+        "agent": "coder9", "msg": "hello?", "socket": socket_name, "mosaic_home": fleet_env["MOSAIC_HOME"]
+    })
     assert rc != 0
     assert task["failed"] is True and task["outcome"] == "no_session", task
     assert "no_session" in task["msg"]
@@ -82,8 +86,9 @@ def test_missing_session_fails(start_agent, fleet_env, socket_name):
 
 def test_unconfirmed_is_a_warning(start_agent, fleet_env, socket_name):
     start_agent("clock", command="watch -n0.1 date", ready=None)
-    rc, task, err = adhoc(fleet_env, {"agent": "clock", "msg": "tick", "socket": socket_name, "timeout": 2,
-                                 "mosaic_home": fleet_env["MOSAIC_HOME"]})
+    rc, task, err = adhoc(fleet_env, {
+        "agent": "clock", "msg": "tick", "socket": socket_name, "timeout": 2, "mosaic_home": fleet_env["MOSAIC_HOME"]
+    })
     assert rc == 0, task
     assert task["outcome"] == "unconfirmed" and task["changed"] is True
     assert "[WARNING]: sent to clock, but delivery is unconfirmed" in err, err

@@ -20,7 +20,7 @@ def input_box(screen):
     lines = screen.splitlines()
     rules = [i for i, line in enumerate(lines) if RULE.match(line.strip())]
     assert len(rules) >= 2, screen
-    return [line for line in lines[rules[-2] + 1:rules[-1]]]
+    return lines[rules[-2] + 1:rules[-1]]
 
 
 def send(env, socket, session, message):

@@ -138,8 +138,9 @@ done
   usage_error "invalid -H destination: $remote (expected user@host)"
 [[ -z $source || $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || usage_error "invalid source name: $source"
 [[ -z $src_host || $src_host =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || usage_error "invalid source host: $src_host"
-[[ $timeout =~ ^[0-9]+(\.[0-9]+)?$ ]] && [[ $timeout != 0 && ! $timeout =~ ^0+(\.0+)?$ ]] ||
+if [[ ! $timeout =~ ^[0-9]+(\.[0-9]+)?$ || $timeout =~ ^0+(\.0+)?$ ]]; then
   usage_error "--timeout must be a positive number of seconds"
+fi
 [[ $ENTER_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "MOSAIC_SEND_ENTER_DELAY must be a number of seconds"
 
 [[ $message == - ]] && message=$(cat)
@@ -163,6 +164,7 @@ local_host=${HOSTNAME%%.*}  # what `hostname -s` prints, without a process
 
 # ---------------------------------------------------------------- result, audit, exit
 outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer="" row_file=""
+# shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
   [[ -n $err_file ]] && rm -f -- "$err_file"
