@@ -12,6 +12,9 @@ import uuid
 
 import pytest
 
+from framework_util import tmux as tmux_cmd
+from framework_util import wait_for
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMEWORK = os.path.join(REPO, "framework")
 
@@ -52,26 +55,6 @@ def socket_name():
 
 
 # --- Agents in tmux for the delivery tests (agent-send.sh, fleet_send, pi) -----------------------
-
-def tmux_cmd(env, socket, *args, **kwargs):
-    """Run one tmux command on ``socket`` ("" = the default socket) with ``env``."""
-    argv = ["tmux"] + (["-L", socket] if socket else []) + [str(a) for a in args]
-    return subprocess.run(argv, env=env, capture_output=True, text=True, timeout=20, check=False,
-                          **kwargs)
-
-
-def wait_until(predicate, timeout=15.0, what="condition"):
-    """Poll ``predicate`` until it returns something truthy and return that, or fail."""
-    import time
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail("timed out after %.0fs waiting for %s" % (timeout, what))
-        time.sleep(0.05)
-
 
 class PaneAgent:
     """A program running in its own tmux session on a test socket."""
@@ -119,12 +102,12 @@ def start_agent(fleet_env, socket_name):
         for key, value in (("MOSAIC_HOME", env["MOSAIC_HOME"]), ("MOSAIC_AGENT_NAME", name),
                            ("MOSAIC_TMUX_SOCKET", socket), ("HOME", env["HOME"])):
             setenv += ["-e", "%s=%s" % (key, value)]
-        result = tmux_cmd(env, socket, "new-session", "-d", "-s", name, "-x", width, "-y", height,
+        result = tmux_cmd(env, socket, "new-session", "-d", "-s", name, "-x", str(width), "-y", str(height),
                           *(setenv + [command]))
         assert result.returncode == 0, result.stderr
         agent = PaneAgent(env, socket, name)
         if ready:
-            wait_until(lambda: ready in agent.capture(), what="%r in the pane of %s" % (ready, name))
+            wait_for(lambda: ready in agent.capture(), timeout=15, what="%r in the pane of %s" % (ready, name))
         return agent
 
     return start

@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from conftest import tmux_cmd, wait_until
+from framework_util import tmux as tmux_cmd, wait_for
 
 HOST = socketlib.gethostname().split(".")[0]
 
@@ -156,7 +156,7 @@ def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
     result = tmux_cmd(fleet_env, socket_name, "new-session", "-d", "-s", "gone", "sleep 0.3",
                       ";", "set-option", "-t", "gone", "remain-on-exit", "on")
     assert result.returncode == 0, result.stderr
-    wait_until(lambda: tmux_cmd(fleet_env, socket_name, "display-message", "-p", "-t", "=gone:",
+    wait_for(lambda: tmux_cmd(fleet_env, socket_name, "display-message", "-p", "-t", "=gone:",
                                 "#{pane_dead}").stdout.strip() == "1", what="the pane to die")
     rc, report, err, took = send(fleet_env, "gone", "are you there?", socket=socket_name)
     assert rc == 4 and report["outcome"] == "not_delivered", report
@@ -171,7 +171,7 @@ def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
 ])
 def test_a_clock_is_never_delivered(start_agent, fleet_env, socket_name, command):
     clock = start_agent("clock", command=command, ready=None)
-    wait_until(lambda: ":" in clock.capture(), what="the clock to tick")
+    wait_for(lambda: ":" in clock.capture(), what="the clock to tick")
     for _attempt in range(2):
         rc, report, _err, _took = send(fleet_env, "clock", "tick tock", "--timeout", "2", socket=socket_name)
         assert report["outcome"] != "delivered", report
@@ -235,7 +235,7 @@ def test_no_verify_sends_without_proof(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     rc, report, _err, _took = send(fleet_env, "coder0", "fire and forget", "--no-verify", socket=socket_name)
     assert rc == 3 and report["outcome"] == "unconfirmed", report
-    wait_until(agent.records, what="the stub to log the message")
+    wait_for(agent.records, what="the stub to log the message")
     assert agent.records()[0]["text"] == preamble("coder0") + "fire and forget"
 
 

@@ -10,7 +10,7 @@ import os
 import re
 import subprocess
 
-from conftest import wait_until
+from framework_util import wait_for
 
 RULE = re.compile(r"^\u2500{20,}$")
 
@@ -36,7 +36,7 @@ def test_pi_takes_the_message_out_of_its_input_box(pi_command, start_agent, flee
     pi_home.mkdir()
     env = dict(fleet_env, HOME=str(pi_home))
     pi = start_agent("pi0", command="exec %s" % pi_command, env=env, ready=None)
-    wait_until(lambda: len([l for l in pi.capture().splitlines() if RULE.match(l.strip())]) >= 2,
+    wait_for(lambda: len([l for l in pi.capture().splitlines() if RULE.match(l.strip())]) >= 2,
                timeout=60, what="pi's input box")
     assert not "".join(input_box(pi.capture())).strip()
 
