@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright: mosaic.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
@@ -73,7 +72,7 @@ def bench(count, repeat, work, pipelining):
     make_framework(b, count, salt="v2")
     rows = {}
     rows["first install"] = run_reseed(a, "A", home, base, pipelining)
-    runs = [run_reseed(a, "A", home, base, pipelining) for _ in range(repeat)]
+    runs = [run_reseed(a, "A", home, base, pipelining) for _run in range(repeat)]
     assert not any(r["changed"] for r in runs), "a no-change re-seed reported a change"
     rows["no-change re-seed"] = dict(runs[0], wall=statistics.median(r["wall"] for r in runs))
     rows["upgrade A->B (all changed)"] = run_reseed(b, "B", home, base, pipelining)
@@ -98,14 +97,14 @@ def main():
         shutil.rmtree(work, ignore_errors=True)
     print("fleet_reseed over the local connection (round trips = remote commands + file transfers;")
     print("no-change wall time = median of %d runs of the whole `ansible` command)" % opts.repeat)
-    print("%-11s %-28s %6s %12s %6s %10s %8s" % ("pipelining", "case", "files", "round trips", "execs",
-                                                "transfers", "wall s"))
+    header = ("pipelining", "case", "files", "round trips", "execs", "transfers", "wall s")
+    print("%-11s %-28s %6s %12s %6s %10s %8s" % header)
     grows = []
     for pipelining in (True, False):
         for n in sizes:
             for case, r in results[(pipelining, n)].items():
-                print("%-11s %-28s %6d %12d %6d %10d %8.2f" % ("on" if pipelining else "off", case, n,
-                                                              r["trips"], r["execs"], r["transfers"], r["wall"]))
+                row = ("on" if pipelining else "off", case, n, r["trips"], r["execs"], r["transfers"], r["wall"])
+                print("%-11s %-28s %6d %12d %6d %10d %8.2f" % row)
         for case in results[(pipelining, sizes[0])]:
             if len(set(results[(pipelining, n)][case]["trips"] for n in sizes)) > 1:
                 grows.append("%s (pipelining %s)" % (case, "on" if pipelining else "off"))

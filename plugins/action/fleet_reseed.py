@@ -62,7 +62,7 @@ class ActionModule(ActionBase):
         result = super(ActionModule, self).run(tmp, task_vars)
         del tmp
         try:
-            _, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+            args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)[1]
         except AnsibleError as exc:
             return dict(result, failed=True, msg=to_text(exc))
 

@@ -417,7 +417,8 @@ def run(module):
     # as fleet_host_config.
     home = os.environ.get("HOME") if pw.pw_uid == os.geteuid() and os.environ.get("HOME") else pw.pw_dir
     mosaic_home = params["mosaic_home"] or os.path.join(home, ".config", "mosaic")
-    mosaic_home = os.path.abspath(os.path.expanduser(mosaic_home)).rstrip(os.sep) or os.sep
+    # (the option is type=path, so "~" is already expanded)
+    mosaic_home = os.path.abspath(mosaic_home).rstrip(os.sep) or os.sep
     owner = (pw.pw_uid, pw.pw_gid) if os.geteuid() == 0 and pw.pw_uid != 0 else None
     tree = Tree(mosaic_home, owner)
     version = params["version"]
