@@ -157,7 +157,7 @@ def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
                       ";", "set-option", "-t", "gone", "remain-on-exit", "on")
     assert result.returncode == 0, result.stderr
     wait_for(lambda: tmux_cmd(fleet_env, socket_name, "display-message", "-p", "-t", "=gone:",
-                                "#{pane_dead}").stdout.strip() == "1", what="the pane to die")
+                              "#{pane_dead}").stdout.strip() == "1", what="the pane to die")
     rc, report, err, took = send(fleet_env, "gone", "are you there?", socket=socket_name)
     assert rc == 4 and report["outcome"] == "not_delivered", report
     assert "dead" in report["reason"]

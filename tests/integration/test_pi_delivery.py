@@ -37,7 +37,7 @@ def test_pi_takes_the_message_out_of_its_input_box(pi_command, start_agent, flee
     env = dict(fleet_env, HOME=str(pi_home))
     pi = start_agent("pi0", command="exec %s" % pi_command, env=env, ready=None)
     wait_for(lambda: len([l for l in pi.capture().splitlines() if RULE.match(l.strip())]) >= 2,
-               timeout=60, what="pi's input box")
+             timeout=60, what="pi's input box")
     assert not "".join(input_box(pi.capture())).strip()
 
     message = "please review the patch in ~/work; reply with `ok` when done $(id)"
