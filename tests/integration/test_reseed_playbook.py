@@ -164,3 +164,17 @@ def test_reseed_then_rolling_relaunch(fleet, tmp_path):
     assert "Not relaunched: orchestrator, worker" in proc.stdout
     stopped = fleet.sessions()
     assert stopped["orchestrator"] == after["orchestrator"] and stopped["worker"] == after["worker"]
+
+
+def test_reseed_on_a_host_without_a_fleet(fleet, tmp_path):
+    """The framework alone (no roster rendered, no agents): re-seeded, nothing to relaunch."""
+    def edit(root):
+        (root / "MARKER.md").write_text("marker\n")
+    src = _version(tmp_path, "A", edit)
+    out = _ok(fleet.playbook("reseed", mosaic_fleet_relaunch=True, mosaic_fleet_framework_src=src,
+                             mosaic_fleet_framework_version="A"))
+    assert "none -> A" in out
+    assert (fleet.mosaic_home / "MARKER.md").read_text() == "marker\n"
+    assert "TASK [mosaic.fleet.fleet_relaunch" not in out and "agent(s) still run" not in out
+    out = _ok(fleet.playbook("reseed", mosaic_fleet_framework_src=src, mosaic_fleet_framework_version="A"))
+    assert "A already installed, nothing to do" in out
