@@ -4,6 +4,7 @@ import hashlib
 import json
 import os
 import random
+import signal
 import socket as socketlib
 import string
 import subprocess
@@ -12,7 +13,7 @@ import time
 
 import pytest
 
-from framework_util import tmux as tmux_cmd, wait_for
+from framework_util import wait_for
 
 HOST = socketlib.gethostname().split(".")[0]
 
@@ -152,13 +153,12 @@ def test_missing_session_is_no_session_fast(start_agent, fleet_env, socket_name)
     assert took < 2
 
 
-def test_dead_pane_is_not_delivered_fast(fleet_env, socket_name):
-    result = tmux_cmd(fleet_env, socket_name, "new-session", "-d", "-s", "gone", "sleep 0.3",
-                      ";", "set-option", "-t", "gone", "remain-on-exit", "on")
-    assert result.returncode == 0, result.stderr
-    wait_for(lambda: tmux_cmd(fleet_env, socket_name, "display-message", "-p", "-t", "=gone:",
-                              "#{pane_dead}").stdout.strip() == "1", what="the pane to die")
-    rc, report, err, took = send(fleet_env, "gone", "are you there?", socket=socket_name)
+def test_dead_pane_is_not_delivered_fast(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    agent.tmux("set-option", "-t", "=coder0:", "remain-on-exit", "on")
+    os.kill(int(agent.pane("#{pane_pid}")), signal.SIGTERM)  # the runtime exits, the pane stays
+    wait_for(lambda: agent.pane("#{pane_dead}") == "1", what="the pane to die")
+    rc, report, _err, took = send(fleet_env, "coder0", "are you there?", socket=socket_name)
     assert rc == 4 and report["outcome"] == "not_delivered", report
     assert "dead" in report["reason"]
     assert took < 2
