@@ -178,6 +178,47 @@ def test_a_clock_is_never_delivered(start_agent, fleet_env, socket_name, command
         assert rc == 3, report
 
 
+SWALLOWING_TUI = r"""
+import json, os, sys, time, tty
+# A TUI with paste detection: an Enter within 0.5 s of a paste's end counts as part of the paste.
+fd = sys.stdin.fileno()
+tty.setraw(fd)
+out = os.fdopen(os.dup(1), "w")
+out.write("\x1b[?2004h\r\ntui> "); out.flush()
+buf, pending, paste_end = "", "", 0.0
+while True:
+    pending += os.read(fd, 65536).decode()
+    while pending:
+        if pending.startswith("\x1b[200~"):
+            end = pending.find("\x1b[201~")
+            if end < 0:
+                break
+            buf += pending[6:end]; pending = pending[end + 6:]; paste_end = time.time()
+        elif pending[0] == "\r":
+            pending = pending[1:]
+            if buf and time.time() - paste_end > 0.5:
+                out.write("\r\x1b[K" + buf.replace("\n", "\r\n") + "\r\n")
+                with open(sys.argv[1], "a") as log:
+                    log.write(json.dumps({"text": buf}) + "\n")
+                buf = ""
+        else:
+            buf += pending[0]; pending = pending[1:]
+    out.write("\r\x1b[Ktui> " + buf.split("\n")[-1][-60:]); out.flush()
+"""
+
+
+def test_an_enter_swallowed_by_paste_detection_is_pressed_again(start_agent, fleet_env, socket_name, tmp_path):
+    script = tmp_path / "tui.py"
+    script.write_text(SWALLOWING_TUI)
+    log = tmp_path / "tui.log"
+    start_agent("tui", command="exec python3 %s %s" % (script, log), ready="tui>")
+    rc, report, _err, took = send(fleet_env, "tui", "first Enter is swallowed", socket=socket_name)
+    assert rc == 0 and report["outcome"] == "delivered", report
+    assert took >= 1.0  # the second Enter came after the retry wait
+    texts = [json.loads(line)["text"] for line in log.read_text().splitlines()]
+    assert texts == [preamble("tui") + "first Enter is swallowed"]
+
+
 def test_copy_mode_is_left_before_pasting(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     agent.tmux("copy-mode", "-t", "=coder0:")

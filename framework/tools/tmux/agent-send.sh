@@ -22,6 +22,8 @@
 #                 message's tail (or a TUI paste placeholder such as "[Pasted text #1 +9 lines]")
 #                 stands at the input cursor, and after Enter it has left the cursor line and
 #                 appears once more in the transcript above it.
+#                 An Enter the program swallowed (the message still in its input box after
+#                 max(1 s, 3 x the Enter delay)) is pressed once more.
 #   --no-verify   paste and press Enter only; the outcome is then "unconfirmed".
 #   --timeout s   seconds to wait for the pane's send lock, and then again for the evidence of
 #                 delivery (with -H: ssh connect at most 10 s, plus the remote's timeouts); default 10.
@@ -431,6 +433,12 @@ enter_err=$(mosaic_tmux send-keys -t "$pane_id" Enter 2>&1) ||
 
 ((verify)) || finish unconfirmed "sent without verification (--no-verify)"
 ((pasted)) || finish unconfirmed "the message never showed at the input cursor of $session"
+# An Enter that a TUI still counted as part of the paste leaves the message in its input box:
+# when it is still there after max(1 s, 3 x delay), Enter is pressed once more (an empty input
+# ignores it).
+now_us t
+retry_at=$((t + (3 * delay_us > 1000000 ? 3 * delay_us : 1000000)))
+e_cur_probe=0 e_cur_ph=0
 while :; do
   if submitted_evidence; then
     ((tty_echoes)) && finish unconfirmed "the terminal of $session echoes input itself; no program proved it read the message"
@@ -438,6 +446,10 @@ while :; do
   fi
   now_us t
   ((t < deadline)) || break
+  if ((retry_at && t >= retry_at)) && ((e_cur_probe > base_cur_probe || e_cur_ph > base_cur_ph)); then
+    mosaic_tmux send-keys -t "$pane_id" Enter >/dev/null 2>&1
+    retry_at=0
+  fi
   nap "$POLL"
 done
 finish unconfirmed "the message was pasted but did not leave the input area of $session within ${timeout}s"
