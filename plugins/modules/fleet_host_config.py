@@ -132,6 +132,11 @@ home:
   returned: always
   type: str
   sample: /home/fleet
+user_exists:
+  description: Whether the fleet user exists (only false in check mode, before the user is created).
+  returned: always
+  type: bool
+  sample: true
 group:
   description: The name of the fleet user's primary group (for files the role installs).
   returned: when the user exists
@@ -322,6 +327,7 @@ def main():
         files_changed=sorted(written) + deletes,
         mosaic_home=target.mosaic_home,
         home=target.home,
+        user_exists=target.entry is not None,
     )
     if target.entry:
         result["group"] = group_name(target.entry.pw_gid)

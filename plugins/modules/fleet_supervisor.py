@@ -257,9 +257,28 @@ class Supervisor(object):
             self.run(self.systemctl("restart", "--", *plan["restart"]), env=env)
         if plan["stop"]:
             self.run(self.systemctl("disable", "--now", "--", *plan["stop"]), env=env)
-        result.update(started=plan["started"], restarted=plan["restarted"], stopped=plan["stopped"])
-        result["changed"] = bool(result["linger_enabled"] or plan["enable"] or plan["restart"] or plan["stop"])
+        # A pruned agent's env file is gone before its unit stops, so the unit's ExecStop no longer
+        # knows the socket: end whatever session is left on the fleet's sockets directly.
+        leftovers = self.kill_sessions(params["prune"]) if params["prune"] and not absent else []
+        stopped = plan["stopped"] + [n for n in leftovers if n not in plan["stopped"]]
+        result.update(started=plan["started"], restarted=plan["restarted"], stopped=stopped)
+        result["changed"] = bool(result["linger_enabled"] or plan["enable"] or plan["restart"] or plan["stop"]
+                                 or leftovers)
         return result
+
+    def kill_sessions(self, names):
+        """Kill the sessions called ``names`` on the fleet's sockets; returns the names killed."""
+        roster = self.rendered_roster() or {"agents": [], "tmux": {"socket_name": ""}}
+        sockets = supervisor.unique([roster["tmux"]["socket_name"]] + [a["socket"] for a in roster["agents"]])
+        killed = []
+        for socket in sockets:
+            present = self.list_sessions(socket)
+            for name in names:
+                if name in present:
+                    self.run(self.as_user(tmux_argv(socket, "kill-session", "-t", "=" + name)),
+                             env=self.user_env(), check=False)
+                    killed.append(name)
+        return supervisor.unique(killed)
 
     # -- tmux ----------------------------------------------------------------------------------
     def rendered_roster(self):
