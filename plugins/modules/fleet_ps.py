@@ -1,0 +1,357 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+---
+module: fleet_ps
+short_description: Report the health of every mosaic.fleet agent on a host
+version_added: 0.1.0
+description:
+  - Reads the rendered roster (C(fleet/roster.yaml) under the fleet user's MOSAIC_HOME), takes
+    the agents placed on this host, and reports for each what its systemd C(--user) unit, its
+    tmux session and its heartbeat file say, with a C(health) and a C(drift) verdict.
+  - Read-only; C(changed) is always false.
+  - "A constant number of commands per host, whatever the number of agents: one
+    C(systemctl --user show) for every agent unit (only when agents run under systemd), one
+    C(tmux list-panes -a) per distinct tmux socket (normally one), and plain file reads. The
+    commands run are returned in RV(commands)."
+  - "Health, in this order: C(dead) (the agent's pane is dead, or its unit failed);
+    C(stopped) (no session; the unit is inactive, not failed, and was started or is enabled);
+    C(missing) (no session otherwise: never started, not installed, plain tmux supervisor, or
+    the unit is still active while its session is gone); C(unresponsive) (the pane is alive but
+    the agent has written no heartbeat since its session was created); C(stale) (the last
+    heartbeat is older than O(stale_after) seconds); C(healthy) (pane alive, heartbeat at most
+    O(stale_after) seconds old). A live pane alone is never healthy."
+  - "Drift, reported with its reasons: the pane's foreground command is not one of the runtime's
+    process names (C(stub): python3, python, stub-agent; C(pi): node, pi; C(codex): node, codex;
+    C(claude): claude, node; C(opencode): opencode, node, bun; plus the program of a roster
+    C(command) override), for example an agent that fell back to C(bash); and, under systemd, a
+    unit that is active without a session, a session whose unit is not active, a unit that is
+    not installed or not enabled. Sessions on the fleet's sockets that are not in the roster
+    are listed in RV(adhoc_sessions)."
+  - "Which agents are this host's: with O(host), those placed on that inventory host name
+    (playbooks pass C({{ inventory_hostname }})). Without it, those placed on the host named in
+    the rendered roster's header (fleet_host_config writes the inventory name it rendered for),
+    so C(ansible fleet -m mosaic.fleet.fleet_ps) needs no arguments. Without such a header, the
+    agents whose env file C(fleet/agents/<name>.env) exists on the host, together with those
+    whose C(host) is this machine's hostname. RV(host_rule) says which rule applied."
+author:
+  - mosaic.fleet developers (!UNKNOWN)
+extends_documentation_fragment:
+  - ansible.builtin.action_common_attributes
+options:
+  user:
+    description:
+      - The fleet user. Defaults to the user the module runs as.
+      - Running as root for another user, the unit states come from C(systemctl --user -M user@)
+        and tmux runs as that user (C(runuser -u), or C(setpriv) where runuser is missing) so it
+        reaches that user's tmux server.
+    type: str
+  mosaic_home:
+    description:
+      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
+    type: path
+  host:
+    description:
+      - The inventory host name whose agents to report (the agents whose roster C(host) is this
+        name). Playbooks pass C({{ inventory_hostname }}).
+      - When omitted, see the selection rule in the description.
+    type: str
+  agents:
+    description:
+      - Report only these agents (names). Sessions of this host's other agents are still not
+        counted as ad hoc.
+    type: list
+    elements: str
+  socket:
+    description:
+      - The tmux socket name (C(-L)) to look on, instead of each agent's socket from the roster.
+        An empty string means the default tmux socket.
+    type: str
+  holder_session:
+    description:
+      - The holder session's name, never reported as ad hoc. Defaults to the roster's
+        C(tmux.holder_session).
+    type: str
+  stale_after:
+    description:
+      - Seconds after which a heartbeat is stale.
+    type: int
+    default: 120
+  supervisor:
+    description:
+      - How the agents are supervised. V(auto) means V(systemd) when the fleet user's systemd
+        manager is reachable (C(/run/user/UID/systemd/private) exists) and the fleet's units are
+        enabled for that user (C(~/.config/systemd/user/default.target.wants/) links the holder or
+        an agent unit, as C(mosaic.fleet.fleet_supervisor) does in systemd mode), V(tmux)
+        otherwise.
+    type: str
+    choices: [auto, systemd, tmux]
+    default: auto
+  tmux_tmpdir:
+    description:
+      - The C(TMUX_TMPDIR) of the fleet user's tmux server. By default the module's own
+        environment is used when it runs as the fleet user, and tmux's default (C(/tmp)) when it
+        runs as root for another user.
+    type: path
+attributes:
+  check_mode:
+    support: full
+    details: Read-only; it never changes anything, so it runs the same in check mode.
+  diff_mode:
+    support: none
+  platform:
+    platforms: posix
+notes:
+  - Needs tmux on the host. Heartbeats are C(fleet/run/<name>.heartbeat), one line
+    C(<unix-epoch-seconds> <pid>), written by the running agent.
+  - A read-only viewer session (not ad hoc) is a session grouped with an agent's session
+    (C(tmux new-session -t AGENT)) or named C(AGENT-view) or C(AGENT-view...) (for example
+    C(coder0-view2)). The holder session is not ad hoc either.
+  - For a fleet-wide table with a non-zero exit when any agent is not healthy, run the
+    C(mosaic.fleet.ps) playbook.
+seealso:
+  - module: mosaic.fleet.fleet_host_config
+  - module: mosaic.fleet.fleet_supervisor
+"""
+
+EXAMPLES = r"""
+- name: Report this host's agents
+  mosaic.fleet.fleet_ps:
+    host: "{{ inventory_hostname }}"
+  register: ps
+
+- name: Every agent is healthy
+  ansible.builtin.assert:
+    that: ps.all_healthy
+    fail_msg: "{{ ps.agents | rejectattr('health', 'eq', 'healthy') | map(attribute='name') | list }}"
+
+- name: As root, for the fleet user, with a short staleness bound
+  become: true
+  mosaic.fleet.fleet_ps:
+    user: fleet
+    stale_after: 30
+    agents: [orchestrator, enhancer]
+
+# Ad hoc:
+#   ansible fleet -m mosaic.fleet.fleet_ps
+#   ansible localhost -m mosaic.fleet.fleet_ps -a user=$USER
+#   ansible web1 -b -m mosaic.fleet.fleet_ps -a 'user=fleet host=web1'
+"""
+
+RETURN = r"""
+agents:
+  description:
+    - One record per roster agent of this host, sorted by name.
+    - C(unit_*) fields are null under the tmux supervisor; C(pane_*) fields are null without a
+      session; C(heartbeat_*) fields are null without a heartbeat file.
+    - C(heartbeat_current) is false when there is no heartbeat or it predates the session (an
+      earlier run's), which then does not count for health.
+  returned: always
+  type: list
+  elements: dict
+  contains:
+    name: {description: Agent (and session) name., type: str}
+    tenant_id: {description: The roster's tenant., type: str}
+    host: {description: The roster's host of the agent., type: str}
+    class: {description: Agent class., type: str}
+    runtime: {description: Agent runtime., type: str}
+    supervisor: {description: "C(systemd) or C(tmux).", type: str}
+    socket: {description: "tmux socket name; empty for the default socket.", type: str}
+    unit: {description: "C(mosaic-agent@NAME.service) under systemd, else null.", type: str}
+    unit_active_state: {description: "The unit's ActiveState (active, failed, inactive, ...).", type: str}
+    unit_sub_state: {description: "The unit's SubState.", type: str}
+    unit_load_state: {description: "The unit's LoadState (C(not-found) when not installed).", type: str}
+    unit_result: {description: "The unit's Result (why it failed).", type: str}
+    unit_enabled: {description: Whether the unit is enabled (starts at boot)., type: bool}
+    session_exists: {description: Whether the agent's tmux session exists., type: bool}
+    session_created: {description: Session creation time (epoch seconds)., type: int}
+    pane_count: {description: Panes in the session., type: int}
+    pane_pid: {description: "PID of the agent pane's process (the active pane of the active window).", type: int}
+    pane_current_command: {description: "The pane's foreground command (C(node), C(python3), C(bash)...).", type: str}
+    pane_dead: {description: "The pane's process exited (kept by remain-on-exit).", type: bool}
+    pane_dead_status: {description: Exit status of a dead pane (null when a signal killed it)., type: int}
+    pane_dead_signal: {description: "Signal that killed a dead pane's process (tmux >= 3.3).", type: int}
+    pane_activity: {description: "Last activity in the agent's window (epoch seconds).", type: int}
+    heartbeat_at: {description: Time of the last heartbeat (epoch seconds)., type: float}
+    heartbeat_age: {description: Seconds since the last heartbeat., type: float}
+    heartbeat_pid: {description: PID recorded in the heartbeat., type: int}
+    heartbeat_current: {description: The heartbeat was written during the current session., type: bool}
+    health: {description: "healthy, stale, unresponsive, dead, stopped or missing.", type: str}
+    health_reason: {description: "Why, in words.", type: str}
+    drift: {description: Whether what runs differs from what the roster declares., type: bool}
+    drift_reason: {description: "The drift reasons joined with C(; ), or null.", type: str}
+    drift_reasons: {description: The drift reasons., type: list, elements: str}
+  sample:
+    - name: coder0
+      tenant_id: acme
+      host: web1
+      class: coder
+      runtime: pi
+      supervisor: systemd
+      socket: mosaic-fleet
+      unit: mosaic-agent@coder0.service
+      unit_active_state: active
+      unit_enabled: true
+      session_exists: true
+      pane_pid: 4242
+      pane_current_command: node
+      pane_dead: false
+      pane_activity: 1767225600
+      heartbeat_age: 3.2
+      heartbeat_pid: 4242
+      health: healthy
+      drift: false
+      drift_reason: null
+adhoc_sessions:
+  description: Sessions on the fleet's sockets that are neither this host's agents, nor the holder
+    session, nor read-only viewers. C(roster_host) is set when the name is a roster agent placed
+    on another host.
+  returned: always
+  type: list
+  elements: dict
+  sample:
+    - {session: scratch, socket: mosaic-fleet, pane_pid: 5150, pane_current_command: bash,
+       pane_dead: false, attached: 0, created: 1767225600, pane_count: 1, roster_host: null}
+viewer_sessions:
+  description: Read-only viewer sessions seen, with the agent each watches.
+  returned: always
+  type: list
+  elements: dict
+  sample: [{session: coder0-view, socket: mosaic-fleet, agent: coder0}]
+summary:
+  description: Number of agents in each health state (every state present).
+  returned: always
+  type: dict
+  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0}
+total:
+  description: Number of agents reported.
+  returned: always
+  type: int
+  sample: 4
+all_healthy:
+  description: Every reported agent is healthy (true when none is reported).
+  returned: always
+  type: bool
+drift:
+  description: Any agent drifts or any ad-hoc session exists.
+  returned: always
+  type: bool
+supervisor:
+  description: "C(systemd) or C(tmux): how the agents on this host are supervised."
+  returned: always
+  type: str
+tenant_id:
+  description: The roster's tenant.
+  returned: always
+  type: str
+host:
+  description: The host name whose agents were selected (null when the env-file rule picked
+    agents of several hosts).
+  returned: always
+  type: str
+host_rule:
+  description: "How agents were selected: C(host) (the option), C(rendered roster) (the
+    header's host name) or C(env files and hostname)."
+  returned: always
+  type: str
+placement:
+  description: Host name to agent names, for the whole roster (lets a fleet-wide report name
+    the agents of a host that did not answer).
+  returned: always
+  type: dict
+holder_session:
+  description: The holder session's name.
+  returned: always
+  type: str
+holder_running:
+  description: Whether the holder session exists on the fleet socket.
+  returned: always
+  type: bool
+sockets:
+  description: The tmux sockets looked at (empty string = the default socket).
+  returned: always
+  type: list
+  elements: str
+commands:
+  description: Every command run (argv lists); their number does not depend on the agent count.
+  returned: always
+  type: list
+  elements: list
+stale_after:
+  description: The staleness bound used, in seconds.
+  returned: always
+  type: int
+user:
+  description: The fleet user.
+  returned: always
+  type: str
+mosaic_home:
+  description: The MOSAIC_HOME read.
+  returned: always
+  type: str
+"""
+
+import os
+import socket as socket_module
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import ps
+
+ARGUMENT_SPEC = dict(
+    user=dict(type="str"),
+    mosaic_home=dict(type="path"),
+    host=dict(type="str"),
+    agents=dict(type="list", elements="str"),
+    socket=dict(type="str"),
+    holder_session=dict(type="str"),
+    stale_after=dict(type="int", default=ps.DEFAULT_STALE_AFTER),
+    supervisor=dict(type="str", choices=["auto", "systemd", "tmux"], default="auto"),
+    tmux_tmpdir=dict(type="path"),
+)
+
+
+def observe(module, run=None):
+    """The report for ``module.params`` (ps.ProbeError on a problem)."""
+    params = module.params
+    if params["stale_after"] < 0:
+        raise ps.ProbeError("stale_after must be 0 or more seconds")
+    # An operator running this from inside tmux must not make "the default socket" mean theirs.
+    os.environ.pop("TMUX", None)
+    identity = ps.resolve_user(params["user"])
+    mosaic_home = params["mosaic_home"] or ps.default_mosaic_home(identity[2])
+    roster, rendered_host = ps.load_roster(mosaic_home)
+    runuser = "runuser"
+    if not identity[3]:
+        runuser = module.get_bin_path("runuser") or module.get_bin_path("setpriv") or "runuser"
+    return ps.probe(
+        roster, run or ps.spawn, identity, mosaic_home,
+        host=params["host"], rendered_host_name=rendered_host, socket=params["socket"],
+        stale_after=params["stale_after"], only=params["agents"],
+        holder_session=params["holder_session"], supervisor=params["supervisor"],
+        tmux_tmpdir=params["tmux_tmpdir"], hostname=socket_module.gethostname(),
+        tmux_binary=module.get_bin_path("tmux", required=True),
+        systemctl_binary=module.get_bin_path("systemctl"),
+        runuser_binary=runuser)
+
+
+def main():
+    module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
+    try:
+        report = observe(module)
+    except ps.ProbeError as exc:
+        module.fail_json(msg=str(exc), changed=False)
+    for warning in report.pop("warnings"):
+        module.warn(warning)
+    if not report["agents"] and not report["host"]:
+        module.warn("no roster agent is placed on this host (pass host=<inventory name> to choose)")
+    module.exit_json(changed=False, **report)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,357 @@
+"""fleet_ps against real tmux and the framework's stub agents.
+
+Each test stands up a small fleet in its own HOME/MOSAIC_HOME/TMUX_TMPDIR (conftest.fleet_env):
+the rendered roster and env files come from fleet_host_config's own renderer
+(hostconfig.plan_files), the holder and agents are started with the framework's holder.sh and
+start-agent-session.sh. Most tests call ps.probe in-process (fast); the ``ansible`` tests run the
+real module and playbook the way an operator does.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from framework_util import wait_for
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RESULT = re.compile(r"^localhost \| (SUCCESS|FAILED!) => (\{.*?^\})$", re.M | re.S)
+
+
+class Fleet(object):
+    """A fleet of agents on localhost, on one test socket."""
+
+    def __init__(self, env, socket, agents, tenant="acme"):
+        self.env = dict(env, MOSAIC_HEARTBEAT_INTERVAL="0.5")
+        self.socket = socket
+        self.mosaic_home = env["MOSAIC_HOME"]
+        document = {"version": 1, "tenant": tenant, "profile": "canary",
+                    "tmux": {"socket_name": socket, "holder_session": "mosaic-holder"},
+                    "agents": agents}
+        self.roster = fleet_roster.normalize(document, default_host="localhost")
+        for relpath, content in hostconfig.plan_files(self.roster, "localhost").items():
+            path = os.path.join(self.mosaic_home, relpath)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "w") as handle:
+                handle.write(content)
+
+    def tool(self, name, *args):
+        result = subprocess.run([os.path.join(self.mosaic_home, "tools", "fleet", name)] + list(args),
+                                env=self.env, capture_output=True, text=True, timeout=30, check=False)
+        assert result.returncode == 0, result.stderr
+        return result
+
+    def start(self, *names):
+        self.tool("holder.sh", "start")
+        for name in names:
+            self.tool("start-agent-session.sh", name)
+
+    def tmux(self, *args):
+        return subprocess.run(["tmux", "-L", self.socket] + list(args), env=self.env, capture_output=True,
+                              text=True, timeout=10, check=False)
+
+    def run(self, argv, env):
+        """The runner fleet_ps gets: one subprocess, counted by the caller through report['commands']."""
+        full = dict(self.env, **(env or {}))
+        proc = subprocess.run(argv, env=full, capture_output=True, text=True, timeout=30, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def ps(self, **options):
+        roster, rendered = ps.load_roster(self.mosaic_home)
+        options.setdefault("supervisor", "tmux")
+        return ps.probe(roster, self.run, ps.resolve_user(), self.mosaic_home, rendered_host_name=rendered,
+                        hostname="test-host-not-in-roster", **options)
+
+    def agent(self, name, **options):
+        return [a for a in self.ps(**options)["agents"] if a["name"] == name][0]
+
+    def wait_agent(self, name, predicate, what, timeout=15, **options):
+        """Poll fleet_ps until ``predicate(record of name)`` holds; return that record."""
+        def check():
+            record = self.agent(name, **options)
+            return record if predicate(record) else None
+        return wait_for(check, timeout=timeout, what=what)
+
+    def wait_health(self, name, health, timeout=15, **options):
+        return self.wait_agent(name, lambda a: a["health"] == health, "%s to be %s" % (name, health),
+                               timeout=timeout, **options)
+
+
+STUBS = [
+    {"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
+    {"name": "enhancer", "class": "enhancer", "runtime": "stub"},
+    {"name": "worker", "class": "worker", "runtime": "stub"},
+]
+
+
+@pytest.fixture
+def fleet(fleet_env, socket_name):
+    return Fleet(fleet_env, socket_name, [dict(a) for a in STUBS])
+
+
+def all_healthy(fleet):
+    report = fleet.ps()
+    return report if report["all_healthy"] and report["total"] == 3 else None
+
+
+def test_all_healthy_with_one_command_holder_and_viewer(fleet):
+    fleet.start("orchestrator", "enhancer", "worker")
+    # A read-only viewer (grouped session) is neither an agent nor ad hoc.
+    assert fleet.tmux("new-session", "-d", "-t", "orchestrator", "-s", "orchestrator-view").returncode == 0
+    report = wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+
+    assert report["summary"] == {"healthy": 3, "stale": 0, "unresponsive": 0, "dead": 0, "stopped": 0,
+                                 "missing": 0}
+    assert report["adhoc_sessions"] == []
+    assert report["viewer_sessions"] == [{"session": "orchestrator-view", "socket": fleet.socket,
+                                          "agent": "orchestrator"}]
+    assert report["holder_running"] is True
+    assert report["host"] == "localhost" and report["host_rule"] == "rendered roster"
+    assert report["drift"] is False
+    # one list-panes for the whole host: no systemd here (tmux supervisor), one socket
+    assert len(report["commands"]) == 1 and report["commands"][0][:4] == ["tmux", "-L", fleet.socket, "list-panes"]
+    for agent in report["agents"]:
+        assert agent["tenant_id"] == "acme" and agent["host"] == "localhost"
+        assert agent["supervisor"] == "tmux" and agent["session_exists"] is True
+        assert agent["pane_current_command"] == "python3"
+        # the stub beats with its own pid, which is the pane's process (launch-agent execs it)
+        assert agent["heartbeat_pid"] == agent["pane_pid"]
+        assert 0 <= agent["heartbeat_age"] <= 5
+        assert agent["pane_dead"] is False and agent["drift_reason"] is None
+
+
+def test_killed_session_is_missing(fleet):
+    fleet.start("orchestrator", "enhancer", "worker")
+    wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+    assert fleet.tmux("kill-session", "-t", "=worker").returncode == 0
+    report = fleet.ps()
+    worker = [a for a in report["agents"] if a["name"] == "worker"][0]
+    assert worker["health"] == "missing"
+    assert worker["session_exists"] is False and worker["pane_pid"] is None
+    assert report["summary"]["healthy"] == 2 and report["summary"]["missing"] == 1
+    assert report["all_healthy"] is False
+
+
+def test_killed_stub_with_remain_on_exit_is_dead(fleet):
+    fleet.start("orchestrator", "enhancer", "worker")
+    enhancer = fleet.wait_health("enhancer", "healthy")
+    os.kill(enhancer["pane_pid"], signal.SIGKILL)
+    dead = fleet.wait_health("enhancer", "dead")
+    assert dead["pane_dead"] is True and dead["session_exists"] is True
+    version = subprocess.run(["tmux", "-V"], capture_output=True, text=True, check=True).stdout.split()[-1]
+    if tuple(int(p) for p in re.findall(r"\d+", version)[:2]) >= (3, 3):  # pane_dead_signal is 3.3+
+        assert dead["pane_dead_signal"] == 9 and "killed by signal 9" in dead["health_reason"]
+    assert fleet.agent("orchestrator")["health"] == "healthy"
+
+
+def test_stub_that_stops_beating_goes_stale_and_recovers(fleet):
+    fleet.start("orchestrator", "enhancer", "worker")
+    worker = fleet.wait_health("worker", "healthy", stale_after=2)
+    # Stop its heartbeat while the stub keeps running. (Freezing it with signals does not work in
+    # tmux: the server SIGCONTs a stopped pane process at once, and SIGTSTP/SIGTTIN/SIGTTOU are
+    # discarded for the pane's orphaned process group.) The stub writes its heartbeat through a
+    # temporary file ".NAME.heartbeat.PID" in fleet/run: a directory of that name makes the
+    # write fail, and the stub carries on.
+    blocker = os.path.join(fleet.mosaic_home, "fleet", "run", ".worker.heartbeat.%d" % worker["pane_pid"])
+    os.mkdir(blocker)
+    try:
+        stale = fleet.wait_health("worker", "stale", stale_after=2)
+        assert stale["heartbeat_age"] > 2
+        assert stale["pane_dead"] is False and stale["drift"] is False
+        assert stale["pane_current_command"] == "python3"
+        # its neighbours keep beating
+        assert fleet.agent("orchestrator", stale_after=2)["health"] == "healthy"
+    finally:
+        os.rmdir(blocker)
+    fleet.wait_health("worker", "healthy", stale_after=2)
+
+
+def test_agent_without_heartbeat_is_unresponsive(fleet_env, socket_name):
+    # The runtime is python3 (so no drift) but never writes a heartbeat.
+    quiet = {"name": "quiet", "runtime": "stub", "command": "exec python3 -c 'import time; time.sleep(300)'"}
+    fleet = Fleet(fleet_env, socket_name, [quiet, dict(STUBS[0])])
+    fleet.start("quiet", "orchestrator")
+    fleet.wait_health("orchestrator", "healthy")
+    quiet = fleet.wait_health("quiet", "unresponsive")
+    assert quiet["heartbeat_age"] is None and quiet["heartbeat_current"] is False
+    assert quiet["pane_current_command"] == "python3" and quiet["drift"] is False
+
+
+def test_stray_session_is_adhoc(fleet):
+    fleet.start("orchestrator", "enhancer", "worker")
+    wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+    assert fleet.tmux("new-session", "-d", "-s", "scratch").returncode == 0
+    report = fleet.ps()
+    assert report["all_healthy"] is True
+    assert [(s["session"], s["socket"], s["roster_host"]) for s in report["adhoc_sessions"]] == [
+        ("scratch", fleet.socket, None)]
+    assert report["adhoc_sessions"][0]["pane_current_command"] in ps.SHELLS
+    assert report["drift"] is True
+
+
+def test_pi_under_node_is_healthy_and_pi_fallen_back_to_bash_drifts(fleet_env, socket_name, tmp_path):
+    """pi runs under node: a pane showing `node` is fine; a pane back at a shell is drift."""
+    node_dir = tmp_path / "bin"
+    node_dir.mkdir()
+    # A long-running process whose argv[0] is "node", like `#!/usr/bin/env node` pi.
+    agents = [{"name": "coder0", "runtime": "pi", "command": "exec -a node sleep 300"},
+              {"name": "coder1", "runtime": "pi"}]
+    fleet = Fleet(fleet_env, socket_name, agents)
+    fleet.start("coder0")
+    # coder1's runtime "exited" and left a shell in its pane.
+    assert fleet.tmux("new-session", "-d", "-s", "coder1", "bash").returncode == 0
+    run_dir = os.path.join(fleet.mosaic_home, "fleet", "run")
+    for name in ("coder0", "coder1"):
+        pid = fleet.tmux("display-message", "-p", "-t", "=%s:" % name, "#{pane_pid}").stdout.strip()
+        with open(os.path.join(run_dir, name + ".heartbeat"), "w") as handle:
+            handle.write("%d %s\n" % (int(time.time()) + 1, pid))
+    coder0 = fleet.wait_agent("coder0", lambda a: a["pane_current_command"] == "node", "coder0 running as node")
+    assert coder0["health"] == "healthy" and coder0["drift"] is False
+    coder1 = fleet.wait_agent("coder1", lambda a: a["pane_current_command"] == "bash", "coder1's shell")
+    assert coder1["drift"] is True
+    assert "fell back to a shell" in coder1["drift_reason"] and "node or pi" in coder1["drift_reason"]
+
+
+def test_default_socket_fleet(fleet_env):
+    """A roster without a socket name: the default tmux socket (no -L), private to the test."""
+    fleet = Fleet(fleet_env, "", [dict(STUBS[0])])
+    fleet.socket = ""
+    fleet.start("orchestrator")
+
+    def healthy():
+        report = fleet.ps()
+        return report if report["all_healthy"] and report["total"] == 1 else None
+    report = wait_for(healthy, what="orchestrator healthy on the default socket")
+    assert report["sockets"] == [""]
+    assert report["commands"][0][:2] == ["tmux", "list-panes"]
+
+
+# ---------------------------------------------------------------------------------------------
+# the real module and playbook
+
+
+def ansible_env(fleet_env, tmp_path):
+    return dict(fleet_env, **{
+        "PATH": os.path.dirname(sys.executable) + os.pathsep + fleet_env["PATH"],
+        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".cache", "collections"),
+        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
+        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
+        "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
+        "ANSIBLE_HOST_KEY_CHECKING": "0",
+        # The operator may run this from inside tmux: the module must ignore $TMUX.
+        "TMUX": "/nonexistent/socket,1,0",
+    })
+
+
+def ansible(env, args, tmp_path):
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible")
+    binary = binary if os.path.exists(binary) else shutil.which("ansible")
+    argv = [binary, "localhost", "-m", "mosaic.fleet.fleet_ps", "-a", args]
+    proc = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120,
+                          check=False)
+    match = RESULT.search(proc.stdout)
+    assert match, "no result in the output of %s:\n%s%s" % (argv, proc.stdout, proc.stderr)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return match.group(1), json.loads(match.group(2))
+
+
+def test_ansible_adhoc_reports_healthy_then_missing_and_adhoc(fleet, fleet_env, tmp_path):
+    fleet.start("orchestrator", "enhancer", "worker")
+    wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+    env = ansible_env(fleet_env, tmp_path)
+    # What an operator types (mosaic_home because this test's HOME is not the user's home).
+    args = "user=%s mosaic_home=%s supervisor=tmux" % (ps.resolve_user()[0], fleet.mosaic_home)
+    status, result = ansible(env, args, tmp_path)
+    assert status == "SUCCESS" and result["changed"] is False
+    assert [(a["name"], a["health"]) for a in result["agents"]] == [
+        ("enhancer", "healthy"), ("orchestrator", "healthy"), ("worker", "healthy")]
+    assert result["all_healthy"] is True and result["adhoc_sessions"] == []
+    assert result["host"] == "localhost" and result["host_rule"] == "rendered roster"
+
+    assert fleet.tmux("kill-session", "-t", "=worker").returncode == 0
+    assert fleet.tmux("new-session", "-d", "-s", "stray").returncode == 0
+    status, result = ansible(env, args + " host=localhost stale_after=60 tmux_tmpdir=%s"
+                             % fleet_env["TMUX_TMPDIR"], tmp_path)
+    assert status == "SUCCESS"
+    health = dict((a["name"], a["health"]) for a in result["agents"])
+    assert health == {"enhancer": "healthy", "orchestrator": "healthy", "worker": "missing"}
+    assert [s["session"] for s in result["adhoc_sessions"]] == ["stray"]
+    assert result["summary"]["missing"] == 1 and result["all_healthy"] is False
+    assert len(result["commands"]) == 1
+
+    status, result = ansible(env, args + " agents=worker,enhancer", tmp_path)
+    assert [a["name"] for a in result["agents"]] == ["enhancer", "worker"]
+
+
+def test_ansible_adhoc_fails_clearly_without_a_roster(fleet_env, tmp_path):
+    env = ansible_env(fleet_env, tmp_path)
+    status, result = ansible(env, "mosaic_home=%s" % (tmp_path / "nowhere"), tmp_path)
+    assert status == "FAILED!"
+    assert "cannot read the rendered roster" in result["msg"] and "mosaic.fleet.fleet" in result["msg"]
+
+
+def run_playbook(env, tmp_path, extra):
+    inventory = tmp_path / "inventory.ini"
+    inventory.write_text(
+        "[fleet]\n"
+        "localhost ansible_connection=local ansible_python_interpreter=%s\n"
+        # nothing listens on port 9 (discard) here: an unreachable host, fast
+        "%s\n" % (sys.executable, extra.pop("unreachable", "")))
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
+    argv = [binary, "-i", str(inventory), os.path.join(REPO, "playbooks", "ps.yml")]
+    for key, value in extra.items():
+        argv += ["-e", "%s=%s" % (key, value)]
+    proc = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=180,
+                          check=False)
+    assert "Traceback" not in proc.stdout + proc.stderr
+    return proc
+
+
+def test_playbook_table_json_and_exit_code(fleet, fleet_env, tmp_path):
+    fleet.start("orchestrator", "enhancer", "worker")
+    wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+    env = ansible_env(fleet_env, tmp_path)
+    out = tmp_path / "ps.json"
+    common = {"mosaic_fleet_mosaic_home": fleet.mosaic_home, "mosaic_fleet_supervisor": "tmux",
+              "mosaic_fleet_ps_json": str(out)}
+
+    proc = run_playbook(env, tmp_path, dict(common))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    table = [line.strip().strip('",') for line in proc.stdout.splitlines()]
+    header = [line for line in table if line.startswith("HOST ")]
+    assert header and header[0].split() == ["HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION",
+                                            "HEARTBEAT", "HEALTH", "DRIFT"]
+    rows = [line.split() for line in table if line.startswith("localhost ") and "ok=" not in line]
+    assert [r[2] for r in rows] == ["enhancer", "orchestrator", "worker"]
+    assert all(r[1] == "acme" and r[5] == "(tmux)" and r[6] == "yes" and r[8] == "healthy" for r in rows)
+    assert "OK: every agent is healthy" in table
+    data = json.loads(out.read_text())
+    assert data["summary"]["ok"] is True and data["summary"]["agents"] == 3
+    assert [r["name"] for r in data["records"]] == ["enhancer", "orchestrator", "worker"]
+
+    # One agent down and one host unreachable: the report still comes, and the play fails.
+    assert fleet.tmux("kill-session", "-t", "=enhancer").returncode == 0
+    proc = run_playbook(env, tmp_path, dict(common, unreachable=(
+        "ghost ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody "
+        "ansible_ssh_common_args='-o ConnectTimeout=3 -o StrictHostKeyChecking=no'")))
+    assert proc.returncode != 0
+    table = [line.strip().strip('",') for line in proc.stdout.splitlines()]
+    rows = dict((line.split()[2], line.split()) for line in table
+                if line.startswith("localhost ") and "ok=" not in line)
+    assert rows["enhancer"][8] == "missing" and rows["worker"][8] == "healthy"
+    assert [line.split()[8] for line in table if line.startswith("ghost ") and "ok=" not in line] == ["unreachable"]
+    assert any(line.startswith("NOT OK: 1 agent not healthy") for line in table)
+    data = json.loads(out.read_text())
+    assert data["summary"]["ok"] is False
+    assert data["summary"]["problems"] == ["localhost/enhancer: missing"]
+    assert data["summary"]["unreachable_hosts"] == ["ghost"]
+    assert "localhost/enhancer: missing" in proc.stdout
