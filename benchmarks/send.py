@@ -9,7 +9,10 @@ median and p95 of:
 * ``agent-send.sh`` (lock, pane checks, paste, Enter after the delay, verification by evidence,
   audit line): from the call to its exit with outcome ``delivered``;
 * the floor: the bare tmux commands issued directly: load-buffer + paste-buffer, the same Enter
-  delay, send-keys Enter and one capture-pane. No checks, no proof.
+  delay, send-keys Enter and one capture-pane. No checks, no proof;
+* for reference, "seen": the same bare commands, then capture-pane repeated until the stub shows
+  this message's ``[stub] received <N> bytes`` line: the least any sender that looks for proof
+  must wait (it includes the stub's own reaction time, which the floor does not).
 
 The target is ``send <= 2 x (floor - delay) + delay``: the Enter delay is a deliberate wait both
 pay; everything else may cost at most twice the floor. Exits non-zero when a send is not
@@ -87,6 +90,20 @@ def main():
             tmux("capture-pane", "-p", "-t", pane, stdout=subprocess.DEVNULL)
             return time.perf_counter() - start
 
+        def seen_once(text):
+            marker = "[stub] received %d bytes" % len(text.encode())
+            before = tmux("capture-pane", "-p", "-t", pane, capture_output=True, text=True).stdout.count(marker)
+            start = time.perf_counter()
+            tmux("load-buffer", "-b", "bench", "-", ";", "paste-buffer", "-p", "-r", "-d", "-b", "bench",
+                 "-t", pane, input=text.encode())
+            time.sleep(opts.delay)
+            tmux("send-keys", "-t", pane, "Enter")
+            while tmux("capture-pane", "-p", "-t", pane, capture_output=True,
+                       text=True).stdout.count(marker) <= before:
+                if time.perf_counter() - start > 10:
+                    sys.exit("the stub never showed the message")
+            return time.perf_counter() - start
+
         def send_once(text):
             start = time.perf_counter()
             result = subprocess.run([tool, "-L", SOCKET, "-s", AGENT, "--json", "-m", "-"], env=env,
@@ -102,14 +119,18 @@ def main():
         print("%-8s %-12s %10s %10s" % ("size", "what", "median ms", "p95 ms"))
         verdicts = []
         for size in (100, 10240):
-            floors, sends = [], []
-            for serial in range(opts.count):  # interleaved, so both see the same machine load
+            floors, seens, sends = [], [], []
+            for serial in range(opts.count):  # interleaved, so all see the same machine load
                 floors.append(floor_once(message_of(size, serial)))
+                time.sleep(0.05)
+                seens.append(seen_once(message_of(size, serial) + " seen"))
                 time.sleep(0.05)
                 sends.append(send_once(message_of(size, serial)))
             floor_med, send_med = statistics.median(floors), statistics.median(sends)
             label = "%d B" % size if size < 1024 else "%d KB" % (size // 1024)
             print("%-8s %-12s %10.1f %10.1f" % (label, "floor", floor_med * 1000, percentile(floors, 95) * 1000))
+            print("%-8s %-12s %10.1f %10.1f" % (label, "seen", statistics.median(seens) * 1000,
+                                                 percentile(seens, 95) * 1000))
             print("%-8s %-12s %10.1f %10.1f" % (label, "agent-send", send_med * 1000, percentile(sends, 95) * 1000))
             target = 2 * (floor_med - opts.delay) + opts.delay
             ratio = (send_med - opts.delay) / max(floor_med - opts.delay, 1e-6)

@@ -86,9 +86,13 @@ to_us() {  # to_us SECONDS VAR: "2.5" -> 2500000 (the caller has checked the for
   _frac=${_frac}000000
   printf -v "$2" '%s' "$((10#$_int * 1000000 + 10#${_frac:0:6}))"
 }
-# A sleep without a process per call: read with a timeout from a pipe nobody writes to.
-exec {nap_fd}<> <(:)
-nap() { read -r -t "$1" -u "$nap_fd" _ || :; }
+# A sleep without a process per call: read with a timeout from a pipe nobody writes to (opened
+# on first use, which falls inside the Enter delay).
+nap_fd=""
+nap() {
+  [[ -n $nap_fd ]] || exec {nap_fd}<> <(:)
+  read -r -t "$1" -u "$nap_fd" _ || :
+}
 
 byte_length() { local LC_ALL=C; printf -v "$2" '%s' "${#1}"; }
 
@@ -145,7 +149,7 @@ if [[ ! $timeout =~ ^[0-9]+(\.[0-9]+)?$ || $timeout =~ ^0+(\.0+)?$ ]]; then
 fi
 [[ $ENTER_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "MOSAIC_SEND_ENTER_DELAY must be a number of seconds"
 
-[[ $message == - ]] && message=$(cat)
+[[ $message == - ]] && message=$(</dev/stdin)
 # Trailing whitespace carries nothing and would hide the message's tail from the evidence check.
 while [[ -n $message && ${message: -1} == [[:space:]] ]]; do message=${message%?}; done
 [[ -n $message ]] || usage_error "the message is empty"
@@ -218,7 +222,7 @@ if [[ -n $remote ]]; then
   # Every argument is checked against a plain-character pattern above and %q-quoted, so the
   # remote shell sees exactly these words; the message itself only travels on stdin.
   cmd=$remote_tool
-  for a in "${args[@]}"; do cmd+=" $(printf '%q' "$a")"; done
+  for a in "${args[@]}"; do printf -v a '%q' "$a"; cmd+=" $a"; done
   connect=$(((timeout_us + 999999) / 1000000))  # whole seconds, 1 to 10
   ((connect <= 10)) || connect=10
   err_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
@@ -400,7 +404,8 @@ check_tty_echo() {
 sleep_until() {
   local t; now_us t
   (($1 > t)) || return 0
-  t=$(($1 - t)); nap "$((t / 1000000)).$(printf '%06d' $((t % 1000000)))"
+  local frac
+  t=$(($1 - t)); printf -v frac '%06d' $((t % 1000000)); nap "$((t / 1000000)).$frac"
 }
 to_us "$ENTER_DELAY" delay_us
 
