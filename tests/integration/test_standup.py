@@ -187,3 +187,14 @@ def test_inventory_example_parses_and_its_roster_places_agents_on_both_hosts(tmp
     placed = fleet_roster.placement(normalized)
     assert sorted(placed) == ["web1", "web2"]
     assert variables["mosaic_fleet_user"] == "fleet"
+
+
+def test_limit_still_validates_against_every_fleet_host(fleet):
+    # `other` is in the fleet but not in --limit: its agent is valid and nothing runs there.
+    fleet.inventory.write_text(fleet.inventory.read_text() + "    other:\n      ansible_connection: local\n"
+                               "      ansible_host: 127.0.0.1\n")
+    roster = fleet.roster(stub("here"), stub("there", host="other"))
+    proc = fleet.play(roster, "--limit", "localhost")
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(fleet.panes()) == ["here", "mosaic-holder"]
+    assert "other" not in re.findall(r"^(\S+)\s+: ok=", proc.stdout, re.M)
