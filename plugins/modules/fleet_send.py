@@ -232,12 +232,15 @@ def main():
     result = dict(changed=False, outcome="", preamble=preamble,
                   bytes=len((preamble + message).encode("utf-8")), elapsed_ms=0,
                   target=params["agent"], host=dst_host, reason="")
-    if not os.path.isfile(tool):
-        module.fail_json(msg="%s is missing: the mosaic.fleet framework is not installed for %s"
-                             % (tool, name), **result)
+    missing = "%s is missing: the mosaic.fleet framework is not installed for %s" % (tool, name)
     if module.check_mode:
+        # A check-mode pass may run before the framework is installed: say so, do not fail.
+        if not os.path.isfile(tool):
+            module.warn(missing)
         result.update(changed=True, outcome="would_send", reason="check mode: nothing was sent")
         module.exit_json(**result)
+    if not os.path.isfile(tool):
+        module.fail_json(msg=missing, **result)
 
     argv = send.agent_send_argv(tool, params["agent"], socket=params["socket"], source=source,
                                 host=params["host"], verify=params["verify"], timeout=params["timeout"])

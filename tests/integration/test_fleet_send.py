@@ -117,3 +117,13 @@ def test_send_playbook_finds_the_agent_in_the_roster(start_agent, fleet_env, soc
     assert result.returncode != 0
     assert "coder7 is not in the roster" in result.stdout
     assert len(agent.records()) == 1
+
+
+def test_missing_framework_fails_but_check_mode_only_warns(fleet_env, tmp_path):
+    empty_home = str(tmp_path / "no-framework")
+    args = {"agent": "coder0", "msg": "hello", "mosaic_home": empty_home}
+    rc, task, err = adhoc(fleet_env, args)
+    assert rc != 0 and task["failed"] and "framework is not installed" in task["msg"], task
+    rc, task, err = adhoc(fleet_env, args, "--check")
+    assert rc == 0 and task["outcome"] == "would_send", task
+    assert "framework is not installed" in err
