@@ -139,6 +139,7 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
         config = json.loads(env[0].partition("=")[2])
         # Only the instruction files that exist (here: just the comms sheet).
         assert config == {"permission": "allow",
+                          "plugin": ["file://" + mosaic_home + "/tools/fleet/opencode-heartbeat.js"],
                           "instructions": [mosaic_home + "/fleet/agents/coder0.comms.md"]}
     else:
         assert env == expected_env
