@@ -388,8 +388,9 @@ if ((verify)); then
     cursor_y=$now_y
     for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
   fi
+else
+  cursor_y=$now_y
 fi
-cursor_y=$now_y
 
 # A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
 tty_echoes=0
