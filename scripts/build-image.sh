@@ -16,6 +16,9 @@ PACKAGES=(
   tmux python3 sudo procps
   openssh-server openssh-client
   iproute2 ca-certificates
+  # What Debian servers normally carry and Ansible's apt module needs (without it the module
+  # installs it from the network on first use). check_first removes it to test a bare host.
+  python3-apt
 )
 
 hash=$( { cat "$0"; } | sha256sum | cut -c1-12)
@@ -79,5 +82,8 @@ tar -C "$rootfs" -c . | docker import \
   --change 'ENV container=docker' \
   - "$TAG" >/dev/null
 docker tag "$TAG" "$CURRENT"
+# Older builds are dead weight (~200 MB each).
+docker images --format '{{.Repository}}:{{.Tag}}' mosaic-fleet-test |
+  grep -vxF -e "$TAG" -e "$CURRENT" | xargs -r docker rmi >/dev/null 2>&1 || true
 echo "build-image.sh: built $TAG in $(( $(date +%s) - start ))s" >&2
 echo "$TAG"
