@@ -129,8 +129,8 @@ def main():
             floor_med, send_med = statistics.median(floors), statistics.median(sends)
             label = "%d B" % size if size < 1024 else "%d KB" % (size // 1024)
             print("%-8s %-12s %10.1f %10.1f" % (label, "floor", floor_med * 1000, percentile(floors, 95) * 1000))
-            print("%-8s %-12s %10.1f %10.1f" % (label, "seen", statistics.median(seens) * 1000,
-                                                 percentile(seens, 95) * 1000))
+            seen_med = statistics.median(seens)
+            print("%-8s %-12s %10.1f %10.1f" % (label, "seen", seen_med * 1000, percentile(seens, 95) * 1000))
             print("%-8s %-12s %10.1f %10.1f" % (label, "agent-send", send_med * 1000, percentile(sends, 95) * 1000))
             target = 2 * (floor_med - opts.delay) + opts.delay
             ratio = (send_med - opts.delay) / max(floor_med - opts.delay, 1e-6)
