@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "shared"))
 
 import fleetcheck  # noqa: E402
 
-ROSTER = Path(__file__).resolve().parents[1] / "roster.yml"
+ROSTER = Path(__file__).resolve().parents[1] / "rosters" / "three-hosts.yml"
 
 
 @pytest.fixture(scope="session")
