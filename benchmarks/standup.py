@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Stand-up benchmark: 2 and 20 stub agents on local tmux (role in tmux mode, temporary HOME).
 
+Both fleets are stood up first, then their re-runs alternate, so both see the same machine load.
 Prints, for each fleet size, the number of tasks run on the host (ok + skipped + failed (ok counts
 the changed ones) from the play recap) and the wall time of a no-change re-run (best of --reruns,
 each must report changed=0). The task count must not depend on the number of agents, and the
@@ -91,32 +92,40 @@ class Bench(object):
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def measure(agents, reruns):
-    bench = Bench(agents)
+def measure(sizes, reruns):
+    """Stand each size up, then alternate the no-change re-runs between sizes so that both see
+    the same machine load (the best re-run of each is kept)."""
+    benches = [Bench(agents) for agents in sizes]
     try:
-        first = bench.play()
-        if bench.sessions() != agents + 1:
-            sys.exit("%d agents: expected %d sessions (agents + holder), found %d"
-                     % (agents, agents + 1, bench.sessions()))
-        times = []
+        rows = []
+        for bench in benches:
+            first = bench.play()
+            if bench.sessions() != bench.agents + 1:
+                sys.exit("%d agents: expected %d sessions (agents + holder), found %d"
+                         % (bench.agents, bench.agents + 1, bench.sessions()))
+            rows.append(dict(agents=bench.agents, tasks=first["tasks"], first_seconds=first["seconds"], reruns=[]))
         for _ in range(reruns):
-            rerun = bench.play()
-            if rerun["changed"]:
-                sys.exit("%d agents: a no-change re-run reported changed=%d" % (agents, rerun["changed"]))
-            if rerun["tasks"] != first["tasks"]:
-                sys.exit("%d agents: the re-run ran %d tasks, the first run %d" % (agents, rerun["tasks"], first["tasks"]))
-            times.append(rerun["seconds"])
-        return dict(agents=agents, tasks=first["tasks"], first_seconds=first["seconds"], rerun_seconds=min(times),
-                    reruns=times)
+            for bench, row in zip(benches, rows):
+                rerun = bench.play()
+                if rerun["changed"]:
+                    sys.exit("%d agents: a no-change re-run reported changed=%d" % (bench.agents, rerun["changed"]))
+                if rerun["tasks"] != row["tasks"]:
+                    sys.exit("%d agents: the re-run ran %d tasks, the first run %d"
+                             % (bench.agents, rerun["tasks"], row["tasks"]))
+                row["reruns"].append(rerun["seconds"])
+        for row in rows:
+            row["rerun_seconds"] = min(row["reruns"])
+        return rows
     finally:
-        bench.close()
+        for bench in benches:
+            bench.close()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reruns", type=int, default=3, help="no-change re-runs per size (best is kept)")
     args = parser.parse_args()
-    small, large = measure(2, args.reruns), measure(20, args.reruns)
+    small, large = measure((2, 20), args.reruns)
     print("%-8s %-16s %-15s %s" % ("agents", "tasks per host", "first run (s)", "no-change re-run (s), best of %d"
                                    % args.reruns))
     for row in (small, large):
