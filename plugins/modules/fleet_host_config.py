@@ -167,7 +167,7 @@ class Target(object):
         except KeyError:
             entry = None
         self.entry = entry
-        if entry is None and not module.check_mode:
+        if entry is None and not module.check_mode and params["state"] == "present":
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
         self.home = hostconfig.user_home(entry, entry.pw_uid == os.geteuid(), os.environ) if entry \
             else "~%s" % params["user"]
@@ -276,6 +276,10 @@ def main():
     )
     params = module.params
     target = Target(module)
+    if target.entry is None and params["state"] == "absent":
+        # No fleet user, so nothing of the fleet's on this host.
+        module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[],
+                         files_changed=[], mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
     roster = params["roster"]
     try:
         if params["state"] == "present":

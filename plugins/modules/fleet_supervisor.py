@@ -201,8 +201,7 @@ class Supervisor(object):
         return list(argv) if self.as_self else ["runuser", "-u", self.user, "--"] + list(argv)
 
     def user_env(self):
-        env = dict(HOME=self.home, USER=self.user, LOGNAME=self.user, MOSAIC_HOME=self.mosaic_home)
-        return env
+        return dict(HOME=self.home, USER=self.user, LOGNAME=self.user, MOSAIC_HOME=self.mosaic_home)
 
     # -- systemd ------------------------------------------------------------------------------
     def systemctl(self, *args):
@@ -238,8 +237,10 @@ class Supervisor(object):
         result = dict(linger_enabled=False)
         if not absent and params["linger"]:
             result["linger_enabled"] = self.ensure_linger()
-        if self.module.check_mode and not os.path.exists(sd.bus_path(self.entry.pw_uid)):
-            # Fresh host in check mode: nothing to query yet, everything would start.
+        manager_up = os.path.exists(sd.bus_path(self.entry.pw_uid))
+        if (self.module.check_mode or absent) and not manager_up:
+            # Fresh host in check mode: nothing to query yet, everything would start. Taking down
+            # a host whose user manager is not running: no unit is running either.
             plan = supervisor.plan_systemd({}, agents, params["restart"], params["prune"], True,
                                            params["restart_holder"], absent)
         else:
@@ -364,6 +365,9 @@ def main():
     mode = supervisor.choose_mode(params["mode"], bool(module.get_bin_path("systemctl")),
                                   os.path.isdir("/run/systemd/system"), bus_up)
     if sup.entry is None:
+        if absent:
+            module.exit_json(changed=False, mode=mode, started=[], restarted=[], stopped=[],
+                             linger_enabled=False, commands=[])
         if not module.check_mode:
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
         # Check mode before the user is created: everything would be started.
