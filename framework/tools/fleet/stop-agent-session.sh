@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # stop-agent-session.sh NAME — kill agent NAME's tmux session, and only that one.
 #
-# The socket comes from $MOSAIC_HOME/fleet/agents/NAME.env when it exists, else from the
-# environment (MOSAIC_TMUX_SOCKET; empty = the default socket, no -L). The session is matched
-# exactly (`=NAME`), never by prefix.
+# The socket comes from $MOSAIC_HOME/fleet/agents/NAME.env when it exists, else from
+# MOSAIC_TMUX_SOCKET when it is set in the environment (set but empty = the default socket, no
+# -L). With neither, nothing is stopped ("no env file; nothing to stop", exit 0): guessing the
+# default socket could kill an unrelated session of the same name there. (A pruned agent's env
+# file is gone before its unit stops; fleet_supervisor kills such sessions on the fleet's
+# sockets itself.) The session is matched exactly (`=NAME`), never by prefix.
 #
 # Exit codes:
-#   0  stopped, or already gone
+#   0  stopped, already gone, or no env file and no MOSAIC_TMUX_SOCKET (nothing to stop)
 #   2  usage error or invalid agent name
 #   4  the session is still there after kill-session
 set -euo pipefail
@@ -21,6 +24,9 @@ mosaic_valid_name "$name" || mosaic_die 2 "invalid agent name: '${name}'"
 env_file=$(mosaic_agent_env_file "$name")
 if [ -r "$env_file" ]; then
   mosaic_source_env "$env_file"
+elif [ -z "${MOSAIC_TMUX_SOCKET+set}" ]; then
+  echo "${name}: no env file; nothing to stop"
+  exit 0
 fi
 
 target="=${name}"
