@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Stand-up benchmark: 2 and 20 stub agents on local tmux (role in tmux mode, temporary HOME).
 
 Both fleets are stood up first, then their re-runs alternate, so both see the same machine load.
@@ -104,7 +103,7 @@ def measure(sizes, reruns):
                 sys.exit("%d agents: expected %d sessions (agents + holder), found %d"
                          % (bench.agents, bench.agents + 1, bench.sessions()))
             rows.append(dict(agents=bench.agents, tasks=first["tasks"], first_seconds=first["seconds"], reruns=[]))
-        for _ in range(reruns):
+        for dummy in range(reruns):
             for bench, row in zip(benches, rows):
                 rerun = bench.play()
                 if rerun["changed"]:
@@ -130,7 +129,7 @@ def main():
                                    % args.reruns))
     for row in (small, large):
         print("%-8d %-16d %-15.2f %.2f  (%s)" % (row["agents"], row["tasks"], row["first_seconds"], row["rerun_seconds"],
-                                                ", ".join("%.2f" % t for t in row["reruns"])))
+                                                 ", ".join("%.2f" % t for t in row["reruns"])))
     ratio = large["rerun_seconds"] / small["rerun_seconds"]
     print("task count equal for 2 and 20 agents: %s" % ("yes" if small["tasks"] == large["tasks"] else "NO"))
     print("re-run time ratio 20/2 agents: %.2f (limit %.1f)" % (ratio, MAX_RATIO))

@@ -71,7 +71,9 @@ up() {
   as_user tmux -L "$socket" list-panes -a -F '#{session_name}: #{pane_current_command} (pid #{pane_pid})'
 
   say "send a message to 'worker' with agent-send.sh"
-  local message="hello from make demo at $(date -u +%H:%M:%S): quotes \"ok\", \$HOME stays literal"
+  local message now
+  now=$(date -u +%H:%M:%S)
+  message="hello from make demo at $now: quotes \"ok\", \$HOME stays literal"
   local send_rc=0
   as_user "$mosaic_home/tools/tmux/agent-send.sh" -L "$socket" -S operator -s worker -m "$message" --json \
     || send_rc=$?

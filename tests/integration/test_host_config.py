@@ -67,7 +67,7 @@ FLEET = roster(agent("orchestrator", cls="orchestrator"), agent("worker"), agent
 
 
 def test_writes_the_plan_with_modes_and_is_idempotent(tmp_path, home):
-    result, _ = run_module(tmp_path, args_for(home, FLEET, secrets={"API_KEY": SECRET}))
+    result, dummy = run_module(tmp_path, args_for(home, FLEET, secrets={"API_KEY": SECRET}))
     assert result["changed"] is True
     assert result["agents"] == ["orchestrator", "worker"]
     assert result["changed_agents"] == ["orchestrator", "worker"]
@@ -86,7 +86,7 @@ def test_writes_the_plan_with_modes_and_is_idempotent(tmp_path, home):
     assert hostconfig.load_rendered_roster((home / "fleet/roster.yaml").read_text()) == FLEET
     assert (home / "credentials/fleet.env").read_text() == 'API_KEY="s3cr3t value \\$HOME"\n'
 
-    again, _ = run_module(tmp_path, args_for(home, FLEET, secrets={"API_KEY": SECRET}))
+    again, dummy = run_module(tmp_path, args_for(home, FLEET, secrets={"API_KEY": SECRET}))
     assert again["changed"] is False
     assert again["changed_agents"] == [] and again["files_changed"] == []
 
@@ -95,7 +95,7 @@ def test_changed_agent_and_prune(tmp_path, home):
     run_module(tmp_path, args_for(home, FLEET))
     (home / "fleet" / "agents" / "notes.txt").write_text("mine\n")
     changed = roster(agent("orchestrator", cls="orchestrator"), dict(agent("newbie"), model_hint="m1"))
-    result, _ = run_module(tmp_path, args_for(home, changed))
+    result, dummy = run_module(tmp_path, args_for(home, changed))
     assert result["changed_agents"] == ["newbie"]
     assert result["removed_agents"] == ["worker"]
     # A peer joining/leaving updates the sheet without counting as a config change.
@@ -108,19 +108,19 @@ def test_changed_agent_and_prune(tmp_path, home):
 
 def test_prune_false_keeps_files(tmp_path, home):
     run_module(tmp_path, args_for(home, FLEET))
-    result, _ = run_module(tmp_path, args_for(home, roster(agent("orchestrator", cls="orchestrator")), prune=False))
+    result, dummy = run_module(tmp_path, args_for(home, roster(agent("orchestrator", cls="orchestrator")), prune=False))
     assert result["removed_agents"] == []
     assert (home / "fleet/agents/worker.env").exists()
 
 
 def test_check_mode_writes_nothing(tmp_path, home):
-    result, _ = run_module(tmp_path, args_for(home, FLEET, secrets={"K": "a-long-secret-value"}), "--check")
+    result, dummy = run_module(tmp_path, args_for(home, FLEET, secrets={"K": "a-long-secret-value"}), "--check")
     assert result["changed"] is True
     assert "fleet/agents/worker.env" in result["files_changed"]
     assert not home.exists()
     run_module(tmp_path, args_for(home, FLEET))
     before = {rel: (home / rel).read_bytes() for rel in tree(home)}
-    result, _ = run_module(tmp_path, args_for(home, roster(agent("orchestrator", cls="orchestrator"))), "--check")
+    result, dummy = run_module(tmp_path, args_for(home, roster(agent("orchestrator", cls="orchestrator"))), "--check")
     assert result["removed_agents"] == ["worker"]
     assert {rel: (home / rel).read_bytes() for rel in tree(home)} == before
 
@@ -138,20 +138,20 @@ def test_diff_mode_never_shows_secrets(tmp_path, home):
 def test_mode_drift_is_repaired(tmp_path, home):
     run_module(tmp_path, args_for(home, FLEET))
     os.chmod(home / "fleet/agents/worker.env", 0o644)
-    result, _ = run_module(tmp_path, args_for(home, FLEET))
+    result, dummy = run_module(tmp_path, args_for(home, FLEET))
     assert result["files_changed"] == ["fleet/agents/worker.env"]
     assert stat.S_IMODE(os.stat(home / "fleet/agents/worker.env").st_mode) == 0o600
 
 
 def test_absent_removes_rendered_files_but_not_credentials(tmp_path, home):
     run_module(tmp_path, args_for(home, FLEET, secrets={"K": "a-long-secret-value"}))
-    result, _ = run_module(tmp_path, {"mosaic_home": str(home), "state": "absent"})
+    result, dummy = run_module(tmp_path, {"mosaic_home": str(home), "state": "absent"})
     assert result["removed_agents"] == ["orchestrator", "worker"]
     assert tree(home) == {"credentials/fleet.env": 0o600}
 
 
 def test_bad_roster_fails_clearly_and_writes_nothing(tmp_path, home):
-    result, _ = run_module(tmp_path, args_for(home, {"agents": [{"name": "x"}]}))
+    result, dummy = run_module(tmp_path, args_for(home, {"agents": [{"name": "x"}]}))
     assert result["_status"] == "FAILED"
     assert "normalized roster" in result["msg"]
     assert not home.exists()

@@ -14,8 +14,8 @@ def unit(name):
     return "mosaic-agent@%s.service" % name
 
 
-def states(up=(), down=(), holder=UP, **extra):
-    found = {HOLDER: holder}
+def states(up=(), down=(), holder=None, **extra):
+    found = {HOLDER: dict(UP) if holder is None else holder}
     found.update((unit(n), dict(UP)) for n in up)
     found.update((unit(n), dict(DOWN)) for n in down)
     found.update(extra)
