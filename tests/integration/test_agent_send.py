@@ -340,8 +340,9 @@ def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(
     rc, report, err, _took = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
     assert rc == 0 and report["outcome"] == "delivered", (report, err)
     assert report["evidence"] == "transcript" and report["socket"] == socket_name
-    # The remote side reports its own host; the source host is the sender's.
-    assert report["preamble"] == "[%s:planner -> %s:coder0] " % (HOST, HOST)
+    # No env file names coder0's fleet host on the remote side: the -H host part stands in; the
+    # source host is the sender's.
+    assert report["preamble"] == "[%s:planner -> web2:coder0] " % HOST
     assert agent.records()[-1]["text"] == report["preamble"] + message
     assert not (tmp_path / "pwned").exists()
     ssh_args = (tmp_path / "ssh.args").read_text().splitlines()
@@ -350,7 +351,7 @@ def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(
     assert "touch" not in ssh_args[-1]  # the message never travels on the command line
     log = open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log")).read()
     assert "dst=fleet@web2:coder0" in log  # the sender's record
-    assert "dst=%s:coder0" % HOST in log  # the delivering side's record
+    assert "dst=web2:coder0" in log  # the delivering side's record (the -H host part)
 
 
 def test_remote_unreachable_host_fails_within_the_timeout(fleet_env):
@@ -364,3 +365,48 @@ def test_remote_unreachable_host_fails_within_the_timeout(fleet_env):
                                   "--timeout", "2")
     assert rc == 4 and report["outcome"] == "not_delivered", report
     assert took < 13
+
+
+def write_env(env, name, **values):
+    path = os.path.join(env["MOSAIC_HOME"], "fleet", "agents", name + ".env")
+    with open(path, "w") as handle:
+        handle.write("".join("%s=%s\n" % item for item in
+                             [("MOSAIC_AGENT_NAME", name)] + sorted(values.items())))
+
+
+def test_preamble_hosts_are_fleet_host_names(start_agent, fleet_env, socket_name):
+    # The machine's hostname is not the inventory name: the preamble must carry the names the
+    # Fleet Comms sheets use, so that flipping it addresses the sender.
+    agent = start_agent("coder0")
+    write_env(fleet_env, "coder0", MOSAIC_TMUX_SOCKET=socket_name, MOSAIC_AGENT_HOST="web1",
+              MOSAIC_AGENT_CLASS="coder")
+    env = dict(fleet_env, MOSAIC_AGENT_NAME="planner", MOSAIC_AGENT_HOST="lead-box")
+    rc, report, _err, _took = send(env, "coder0", "hosts by inventory name")
+    assert rc == 0 and report["outcome"] == "delivered", report
+    assert report["preamble"] == "[lead-box:planner -> web1:coder0] "
+    assert report["host"] == "web1" and report["socket"] == socket_name
+    assert agent.records()[-1]["text"] == "[lead-box:planner -> web1:coder0] hosts by inventory name"
+    log = open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "send.log")).read()
+    assert "src=lead-box:planner dst=web1:coder0" in log
+    # -L does not stop the env file from naming the host; without MOSAIC_AGENT_HOST the sender
+    # is the short hostname.
+    rc, report, _err, _took = send(fleet_env, "coder0", "from the operator", socket=socket_name)
+    assert rc == 0 and report["preamble"] == "[%s:operator -> web1:coder0] " % HOST, report
+
+
+def test_remote_send_names_the_destination_by_its_env_file(start_agent, fleet_env, socket_name, tmp_path):
+    agent = start_agent("coder0")
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "ssh").write_text(FAKE_SSH)
+    (bindir / "ssh").chmod(0o755)
+    env = dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
+               MOSAIC_AGENT_NAME="planner", MOSAIC_AGENT_HOST="lead-box")
+    rc, report, err, _took = send(env, "coder0", "no env file there", "-H", "fleet@10.1.2.3", socket=socket_name)
+    assert rc == 0, (report, err)
+    assert report["preamble"] == "[lead-box:planner -> 10.1.2.3:coder0] "
+    write_env(fleet_env, "coder0", MOSAIC_TMUX_SOCKET=socket_name, MOSAIC_AGENT_HOST="web2")
+    rc, report, err, _took = send(env, "coder0", "env file there", "-H", "fleet@10.1.2.3")
+    assert rc == 0, (report, err)
+    assert report["preamble"] == "[lead-box:planner -> web2:coder0] " and report["host"] == "web2"
+    assert agent.records()[-1]["text"] == "[lead-box:planner -> web2:coder0] env file there"

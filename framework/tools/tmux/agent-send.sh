@@ -37,6 +37,13 @@
 # under $MOSAIC_HOME/fleet/run/locks. Every send appends an audit line (time, outcome, source,
 # destination, bytes, sha256 of the delivered text, elapsed) to $MOSAIC_HOME/fleet/log/send.log.
 #
+# The preamble's hosts are the fleet's (inventory) host names, as the Fleet Comms sheets name
+# agents: src_host is $MOSAIC_AGENT_HOST when set (an agent's pane has it), else the short
+# hostname; dst_host is MOSAIC_AGENT_HOST from the destination's env file
+# $MOSAIC_HOME/fleet/agents/<session>.env on the host that delivers, else the -H destination's
+# host part, else the short hostname. With -H the sending side passes both on (--src-host and the
+# fallback --dst-host) and the remote side builds the preamble.
+#
 # Outcomes and exit codes:
 #   0  delivered      evidence that this message was submitted
 #   2  usage          bad arguments; nothing was sent
@@ -112,14 +119,14 @@ json_str() {  # JSON string literal of $1 into the variable named $2
 
 # ---------------------------------------------------------------- arguments
 socket="" socket_given=0 remote="" source="" session="" message="" have_message=0
-verify=1 timeout=10 json=0 src_host=""
+verify=1 timeout=10 json=0 src_host="" dst_hint=""
 while (($#)); do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --verify) verify=1; shift; continue ;;
     --no-verify) verify=0; shift; continue ;;
     --json) json=1; shift; continue ;;
-    -L | -H | -S | -s | -m | --timeout | --src-host)
+    -L | -H | -S | -s | -m | --timeout | --src-host | --dst-host)
       (($# >= 2)) || usage_error "$1 needs a value" ;;
     --timeout=*) set -- --timeout "${1#*=}" "${@:2}"; continue ;;
     *) usage_error "unknown argument: $1" ;;
@@ -132,6 +139,7 @@ while (($#)); do
     -m) message=$2; have_message=1 ;;
     --timeout) timeout=$2 ;;
     --src-host) src_host=$2 ;;  # set by the sending host when it relays a send with -H
+    --dst-host) dst_hint=$2 ;;  # likewise: the -H destination's host part (fallback dst_host)
   esac
   shift 2
 done
@@ -143,7 +151,9 @@ done
 [[ -z $remote || $remote =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_][A-Za-z0-9_.:-]*$ ]] ||
   usage_error "invalid -H destination: $remote (expected user@host)"
 [[ -z $source || $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || usage_error "invalid source name: $source"
-[[ -z $src_host || $src_host =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]*$ ]] || usage_error "invalid source host: $src_host"
+HOST_RE='^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
+[[ -z $src_host || $src_host =~ $HOST_RE ]] || usage_error "invalid source host: $src_host"
+[[ -z $dst_hint || $dst_hint =~ $HOST_RE ]] || usage_error "invalid destination host: $dst_hint"
 if [[ ! $timeout =~ ^[0-9]+(\.[0-9]+)?$ || $timeout =~ ^0+(\.0+)?$ ]]; then
   usage_error "--timeout must be a positive number of seconds"
 fi
@@ -166,7 +176,10 @@ fi
 # From here on "no socket" means the default socket, not the server of the pane we run in.
 unset TMUX
 local_host=${HOSTNAME%%.*}  # what `hostname -s` prints, without a process
-[[ -n $src_host ]] || src_host=$local_host
+if [[ -z $src_host ]]; then
+  src_host=${MOSAIC_AGENT_HOST:-}
+  [[ $src_host =~ $HOST_RE ]] || src_host=$local_host
+fi
 
 # ---------------------------------------------------------------- result, audit, exit
 outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer="" row_file=""
@@ -217,6 +230,7 @@ if [[ -n $remote ]]; then
   byte_length "$preamble$message" bytes
   remote_tool=${MOSAIC_SEND_REMOTE_TOOL:-'~/.config/mosaic/tools/tmux/agent-send.sh'}
   args=(--src-host "$src_host" -S "$source" -s "$session" --timeout "$timeout" --json -m -)
+  [[ $dst_host =~ $HOST_RE ]] && args+=(--dst-host "$dst_host")
   ((socket_given)) && args+=(-L "$socket")
   ((verify)) || args+=(--no-verify)
   # Every argument is checked against a plain-character pattern above and %q-quoted, so the
@@ -252,24 +266,30 @@ if [[ -n $remote ]]; then
 fi
 
 # ---------------------------------------------------------------- local delivery
-dst_host=$local_host
+# The destination's env file names its socket (unless -L) and its fleet host name. Values are
+# plain or double-quoted (envfile.quote_env_value); only plain-character values are taken.
+((socket_given)) || socket=${MOSAIC_TMUX_SOCKET:-}
+env_file=$MOSAIC_HOME/fleet/agents/$session.env
+if [[ -r $env_file ]]; then
+  while IFS= read -r line; do
+    case $line in
+      MOSAIC_TMUX_SOCKET=*) ((socket_given)) && continue ;;
+      MOSAIC_AGENT_HOST=*) ;;
+      *) continue ;;
+    esac
+    value=${line#*=}; value=${value#\"}; value=${value%\"}
+    if [[ $line == MOSAIC_AGENT_HOST=* ]]; then
+      [[ $value =~ $HOST_RE ]] && dst_host=$value
+    else
+      [[ $value =~ ^[A-Za-z0-9_.-]*$ ]] && socket=$value
+    fi
+  done <"$env_file"
+fi
+export MOSAIC_TMUX_SOCKET=$socket
+[[ -n $dst_host ]] || dst_host=${dst_hint:-$local_host}
 preamble="[$src_host:$source -> $dst_host:$session] "
 text="$preamble$message"
 byte_length "$text" bytes
-
-if ((!socket_given)); then
-  socket=${MOSAIC_TMUX_SOCKET:-}
-  env_file=$MOSAIC_HOME/fleet/agents/$session.env
-  if [[ -r $env_file ]]; then
-    while IFS= read -r line; do
-      [[ $line == MOSAIC_TMUX_SOCKET=* ]] || continue
-      line=${line#*=}; line=${line#\"}; line=${line%\"}
-      [[ $line =~ ^[A-Za-z0-9_.-]*$ ]] && socket=$line
-      break
-    done <"$env_file"
-  fi
-fi
-export MOSAIC_TMUX_SOCKET=$socket
 
 lock_dir=$MOSAIC_HOME/fleet/run/locks
 [[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
