@@ -66,6 +66,8 @@ TOOLS_DIR=${SELF%/*/*}
 MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL=0.01
+FIRST_LOOK=0.005  # seconds between Enter and the first look for evidence (one tmux call)
+lead=()
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
 
@@ -343,12 +345,19 @@ parse_snapshot() {  # parse_snapshot PREFIX CAPTURE: the visible screen above th
 }
 snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row seen last time
   # and reports the cursor row now; when they differ the cursor moved, and the capture is taken
-  # again at the new row.
+  # again at the new row. A non-empty array `lead` (tmux words ending in \;) runs first in the
+  # same call, once; when that call fails, enter_failed=1 and the error is in enter_err.
   local y2 out tries
   for tries in 1 2 3; do
-    out=$(mosaic_tmux capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
-      display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}'; printf x) || return 1
-    out=${out%$'\nx'}
+    if ! mosaic_tmux "${lead[@]}" capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
+        display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}' >"$out_file" 2>&1; then
+      if ((${#lead[@]})); then enter_failed=1; IFS= read -r -d '' enter_err <"$out_file"; fi
+      lead=()
+      return 1
+    fi
+    lead=()
+    IFS= read -r -d '' out <"$out_file"
+    out=${out%$'\n'}
     last_line_of "$out" y2; out=${out%$'\n'*}
     [[ ${y2#* } == 0 ]] || return 1  # the pane died
     [[ ${y2% *} == "$cursor_y" ]] && break
@@ -377,39 +386,68 @@ submitted_evidence() {  # it left the cursor line, and the transcript above took
   settled_above=$e_above
   return 1
 }
-# The pane's state and the baseline screen in one tmux call, captured down to the cursor row the
-# previous send to this pane ended on (kept next to its lock); a wrong guess costs one more call.
+# One tmux call loads the message into a uniquely named buffer, reads the pane's state and the
+# baseline screen (captured down to the cursor row the previous send to this pane ended on, kept
+# next to its lock) and pastes, but only when tmux finds the pane alive, in no mode and with its
+# cursor on that row (so the baseline is the screen the paste lands on). Otherwise nothing is
+# pasted yet: the mode is left, the baseline taken again at the right row, and then it is pasted.
 row_file=$lock_dir/send.${socket:-default}.$session.row
+out_file=$lock_dir/send.${socket:-default}.$session.out  # tmux's output; we hold the lock
 cursor_y=0
 [[ -r $row_file ]] && read -r cursor_y <"$row_file"
 [[ $cursor_y =~ ^[0-9]+$ ]] || cursor_y=0
-out=$(mosaic_tmux display-message -p -t "=$session:" \
-  '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \; \
-  capture-pane -p -J -t "=$session:" -S 0 -E "$cursor_y" 2>&1; printf '\n%s' "$?")
-last_line_of "$out" rc; out=${out%$'\n'*}
-info=${out%%$'\n'*}
+buffer="mosaic-send-$$-$RANDOM$RANDOM"
+marker="$buffer pasted"
+target="=$session:"
+paste_cmd="paste-buffer -p -r -d -b $buffer -t $target ; display-message -p '$marker'"
+ready='#{&&:#{==:#{pane_dead},0},#{==:#{pane_in_mode},0}}'
+((verify)) && ready="#{&&:#{==:#{cursor_y},$cursor_y},$ready}"
+state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \;
+  capture-pane -p -J -t "$target" -S 0 -E "$cursor_y" \; if-shell -F -t "$target" "$ready" "$paste_cmd")
+if ((bytes <= 4096)); then  # on the command line (tmux's limit for one is 16 KB)
+  data=$text
+  [[ $data == *';' ]] && data="${data%;}\\;"  # tmux reads a trailing ';' as a separator
+  mosaic_tmux set-buffer -b "$buffer" -- "$data" \; "${state[@]}" >"$out_file" 2>&1
+else
+  printf '%s' "$text" | mosaic_tmux load-buffer -b "$buffer" - \; "${state[@]}" >"$out_file" 2>&1
+fi
+rc=$?
+now_us t_paste
+out=""
+IFS= read -r -d '' out <"$out_file"
 ((rc == 0)) || finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
+info=${out%%$'\n'*}
+out=${out#*$'\n'}
+pasted_now=0
+if [[ $out == *"$marker"$'\n' ]]; then
+  pasted_now=1 buffer=""
+  out=${out%"$marker"$'\n'}
+fi
 read -r pane_id pane_dead pane_in_mode now_y pane_tty <<<"$info"
 [[ $pane_id == %* ]] || finish no_session "no session $session: $info"
-((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
-if ((pane_in_mode)); then
-  for _ in 1 2 3; do
-    mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
-    pane_in_mode=$(mosaic_tmux display-message -p -t "$pane_id" '#{pane_in_mode}') ||
-      finish no_session "session $session went away"
-    ((pane_in_mode)) || break
-  done
-  ((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
-fi
-if ((verify)); then
-  if [[ $now_y == "$cursor_y" && $out == *$'\n'* ]]; then
-    parse_snapshot base "${out#*$'\n'}"
-  else
-    cursor_y=$now_y
+if ((!pasted_now)); then
+  ((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
+  if ((pane_in_mode)); then
+    for _ in 1 2 3; do
+      mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
+      pane_in_mode=$(mosaic_tmux display-message -p -t "$pane_id" '#{pane_in_mode}') ||
+        finish no_session "session $session went away"
+      ((pane_in_mode)) || break
+    done
+    ((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
+  fi
+  cursor_y=$now_y
+  if ((verify)); then
     for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
   fi
-else
-  cursor_y=$now_y
+  mosaic_tmux paste-buffer -p -r -d -b "$buffer" -t "$pane_id" >"$out_file" 2>&1 || {
+    IFS= read -r -d '' out <"$out_file"
+    finish not_delivered "tmux could not paste into $session: ${out//$'\n'/ }"
+  }
+  buffer=""
+  now_us t_paste
+elif ((verify)); then
+  parse_snapshot base "${out%$'\n'}"
 fi
 
 # A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
@@ -430,13 +468,6 @@ sleep_until() {
 }
 to_us "$ENTER_DELAY" delay_us
 
-# ---------------------------------------------------------------- paste, then Enter
-buffer="mosaic-send-$$-$RANDOM$RANDOM"
-paste_err=$(printf '%s' "$text" |
-  mosaic_tmux load-buffer -b "$buffer" - \; paste-buffer -p -r -d -b "$buffer" -t "$pane_id" 2>&1) || finish not_delivered "tmux could not paste into $session: ${paste_err//$'\n'/ }"
-buffer=""
-now_us t_paste
-
 # Work that only the verdict needs is done while the Enter delay runs anyway.
 digest=$(printf '%s' "$text" | sha256sum)
 check_tty_echo
@@ -454,11 +485,17 @@ if ((verify)); then
   done
 fi
 sleep_until $((t_paste + delay_us))
-enter_err=$(mosaic_tmux send-keys -t "$pane_id" Enter 2>&1) ||
-  finish not_delivered "the paste reached $session but Enter failed: ${enter_err//$'\n'/ }"
-
-((verify)) || finish unconfirmed "sent without verification (--no-verify)"
-((pasted)) || finish unconfirmed "the message never showed at the input cursor of $session"
+if ((!verify || !pasted)); then
+  mosaic_tmux send-keys -t "$pane_id" Enter >"$out_file" 2>&1 || {
+    IFS= read -r -d '' out <"$out_file"
+    finish not_delivered "the paste reached $session but Enter failed: ${out//$'\n'/ }"
+  }
+  ((verify)) || finish unconfirmed "sent without verification (--no-verify)"
+  finish unconfirmed "the message never showed at the input cursor of $session"
+fi
+# Enter, a short wait and the first look at the screen go in one tmux call.
+lead=(send-keys -t "$pane_id" Enter \; run-shell -d "$FIRST_LOOK" \;)
+enter_failed=0 enter_err=""
 # An Enter that a TUI still counted as part of the paste leaves the message in its input box:
 # when it is still there after max(1 s, 3 x delay), Enter is pressed once more (an empty input
 # ignores it).
@@ -470,6 +507,7 @@ while :; do
     ((tty_echoes)) && finish unconfirmed "the terminal of $session echoes input itself; no program proved it read the message"
     finish delivered
   fi
+  ((enter_failed)) && finish not_delivered "the paste reached $session but Enter failed: ${enter_err//$'\n'/ }"
   now_us t
   ((t < deadline)) || break
   if ((retry_at && t >= retry_at)) && ((e_cur_probe > base_cur_probe || e_cur_ph > base_cur_ph)); then
