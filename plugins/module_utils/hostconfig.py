@@ -29,11 +29,13 @@ _AGENT_FILE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_-]{0,47})(\.env|\.comms\.md)
 # Directory modes: agent env files and credentials are private to the fleet user.
 DIR_MODES = {"fleet": 0o755, AGENTS_DIR: 0o700, "credentials": 0o700}
 
+_RENDERED_ON = "Rendered on host: "
 _HEADER = (
     "# mosaic.fleet rendered roster: written by mosaic.fleet.fleet_host_config, do not edit.\n"
     "# The normalized fleet-wide roster as JSON (also valid YAML); read it with\n"
-    "# hostconfig.load_rendered_roster(). Rendered on host: %s\n"
+    "# hostconfig.load_rendered_roster(). " + _RENDERED_ON + "%s\n"
 )
+_RENDERED_HOST = re.compile(r"^#.*\b" + re.escape(_RENDERED_ON.rstrip()) + r" *(\S+)\s*$")
 
 
 def env_file(name):
@@ -93,14 +95,20 @@ def load_rendered_roster(text):
     return json.loads(body)
 
 
+def rendered_host(text):
+    """The inventory host name in the rendered roster's header (:func:`render_roster`), or None."""
+    for line in text.splitlines():
+        if not line.lstrip().startswith("#"):
+            break
+        match = _RENDERED_HOST.match(line.strip())
+        if match:
+            return match.group(1)
+    return None
+
+
 def render_secrets(secrets):
     """``credentials/fleet.env`` content: the secrets in sorted key order, same quoting."""
     return render_env_file(sorted((str(k), v) for k, v in secrets.items()))
-
-
-def user_home(entry, as_self, environ):
-    """The fleet user's home: ``$HOME`` when running as that user (as ``~`` would), else its passwd entry."""
-    return (environ.get("HOME") or entry.pw_dir) if as_self else entry.pw_dir
 
 
 def send_tool_path(mosaic_home):

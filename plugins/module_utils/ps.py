@@ -24,13 +24,11 @@ Health (ARCHITECTURE.md "Health"), checked in this order:
 from __future__ import annotations
 
 import os
-import pwd
-import re
 import shlex
 import subprocess
 import time
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils import tmux as fleet_tmux
 
@@ -522,20 +520,6 @@ def build_report(roster, agents, supervisor, units, sessions_by_socket, heartbea
 # --------------------------------------------------------------------------------------------
 # I/O: reading the host (files only here; commands go through the injected ``run``)
 
-_RENDERED_HOST = re.compile(r"^#.*\bRendered on host: *(\S+)\s*$")
-
-
-def rendered_host(text):
-    """The inventory host name in the rendered roster's header, or None."""
-    for line in text.splitlines():
-        if not line.lstrip().startswith("#"):
-            break
-        match = _RENDERED_HOST.match(line.strip())
-        if match:
-            return match.group(1)
-    return None
-
-
 def roster_path(mosaic_home):
     return os.path.join(mosaic_home, hostconfig.ROSTER_FILE)
 
@@ -558,7 +542,7 @@ def load_roster(mosaic_home):
         raise ProbeError("%s is not a rendered roster: %s" % (path, exc))
     if not isinstance(roster, dict) or not isinstance(roster.get("agents"), list):
         raise ProbeError("%s is not a rendered roster: no agents list" % path)
-    return roster, rendered_host(text)
+    return roster, hostconfig.rendered_host(text)
 
 
 COMMAND_TIMEOUT = 30
@@ -607,19 +591,22 @@ def _read_text(path, limit=256):
         os.close(fd)
 
 
+def resolve_identity(params):
+    """``((name, uid, home, as_self), mosaic_home)`` for the ``user``/``mosaic_home`` options.
+
+    The home is the passwd entry's even when running as the fleet user with another ``$HOME``
+    (:func:`fileops.resolve_fleet_user` without environ): :func:`units_enabled` must look where
+    the systemd user manager looks, and a tmux command run as another user gets that home.
+    """
+    entry, home, mosaic_home, as_self = fileops.resolve_fleet_user(params)
+    if entry is None:
+        raise ProbeError("fleet user %r does not exist" % params.get("user"))
+    return (entry.pw_name, entry.pw_uid, home, as_self), mosaic_home
+
+
 def resolve_user(user=None):
     """(name, uid, home, as_self) of the fleet user (default: the user running the module)."""
-    euid = os.geteuid()
-    try:
-        entry = pwd.getpwnam(user) if user else pwd.getpwuid(euid)
-    except KeyError:
-        raise ProbeError("fleet user %r does not exist" % user)
-    return entry.pw_name, entry.pw_uid, entry.pw_dir, entry.pw_uid == euid
-
-
-def default_mosaic_home(home):
-    """``~user/.config/mosaic``, the same default as every other mosaic.fleet module."""
-    return os.path.join(home, ".config", "mosaic")
+    return resolve_identity({"user": user})[0]
 
 
 def local_host_names(hostname):

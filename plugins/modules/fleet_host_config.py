@@ -24,6 +24,7 @@ author:
   - mosaic.fleet developers (@mosaic-fleet)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mosaic.fleet.fleet_user
 options:
   roster:
     description:
@@ -35,14 +36,6 @@ options:
       - The inventory host name whose agents to render (agents whose C(host) is this name).
       - Required with O(state=present).
     type: str
-  user:
-    description:
-      - The fleet user. Defaults to the user the module runs as.
-    type: str
-  mosaic_home:
-    description:
-      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
-    type: path
   secrets:
     description:
       - Secrets written to C(credentials/fleet.env) (mode 0600), one C(KEY=value) a line in key
@@ -144,15 +137,12 @@ group:
   sample: fleet
 """
 
-import grp
 import os
-import pwd
-import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
 
 REDACTED = "<redacted>\n"
 
@@ -162,18 +152,11 @@ class Target(object):
 
     def __init__(self, module):
         params = module.params
-        try:
-            entry = pwd.getpwnam(params["user"]) if params["user"] else pwd.getpwuid(os.geteuid())
-        except KeyError:
-            entry = None
-        self.entry = entry
-        if entry is None and not module.check_mode and params["state"] == "present":
+        self.entry, self.home, self.mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
+        if self.entry is None and not module.check_mode and params["state"] == "present":
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
-        self.home = hostconfig.user_home(entry, entry.pw_uid == os.geteuid(), os.environ) if entry \
-            else "~%s" % params["user"]
-        self.mosaic_home = params["mosaic_home"] or os.path.join(self.home, ".config", "mosaic")
         # Chown only when root writes for someone else; the user's own writes already belong to it.
-        self.owner = (entry.pw_uid, entry.pw_gid) if entry and os.geteuid() == 0 and entry.pw_uid != 0 else None
+        self.owner = fileops.file_owner(self.entry)
 
     def path(self, relpath):
         return os.path.join(self.mosaic_home, relpath)
@@ -184,21 +167,6 @@ class Target(object):
         return "~/" + self.mosaic_home[len(prefix):] if self.mosaic_home.startswith(prefix) else self.mosaic_home
 
 
-def group_name(gid):
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
-
-
-def read_text(path):
-    try:
-        with open(path, "rb") as handle:
-            return to_text(handle.read(), errors="surrogate_or_strict")
-    except (OSError, UnicodeError):
-        return None
-
-
 def needs_write(path, content, mode, owner):
     """True when the file is missing or its content, mode or owner differ."""
     try:
@@ -207,41 +175,15 @@ def needs_write(path, content, mode, owner):
         return True
     if (info.st_mode & 0o7777) != mode or (owner and (info.st_uid, info.st_gid) != owner):
         return True
-    return read_text(path) != content
-
-
-def make_dirs(target, relpath):
-    """Create the directories of ``relpath`` below MOSAIC_HOME (and MOSAIC_HOME's own parents)."""
-    directory = os.path.dirname(target.path(relpath))
-    missing = []
-    while directory and not os.path.isdir(directory):
-        missing.append(directory)
-        directory = os.path.dirname(directory)
-    for path in reversed(missing):
-        rel = os.path.relpath(path, target.mosaic_home)
-        os.mkdir(path, hostconfig.DIR_MODES.get(rel, 0o755))
-        os.chmod(path, hostconfig.DIR_MODES.get(rel, 0o755))
-        if target.owner:
-            os.chown(path, *target.owner)
+    return fileops.read_text(path) != content
 
 
 def atomic_write(target, relpath, content, mode):
+    """Write one rendered file, creating its directories below MOSAIC_HOME (and MOSAIC_HOME's parents)."""
     path = target.path(relpath)
-    make_dirs(target, relpath)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            os.fchmod(handle.fileno(), mode)
-            if target.owner:
-                os.fchown(handle.fileno(), *target.owner)
-            handle.write(to_bytes(content))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    fileops.make_dirs(os.path.dirname(path), target.owner,
+                      lambda d: hostconfig.DIR_MODES.get(os.path.relpath(d, target.mosaic_home), 0o755))
+    fileops.atomic_write(path, to_bytes(content, errors="surrogate_or_strict"), mode, target.owner)
 
 
 def diff_entry(relpath, before, after, secret=False):
@@ -262,11 +204,9 @@ def existing_agent_files(target):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=fileops.user_argument_spec(
             roster=dict(type="dict"),
             host=dict(type="str"),
-            user=dict(type="str"),
-            mosaic_home=dict(type="path"),
             secrets=dict(type="dict", no_log=True),
             prune=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -306,9 +246,9 @@ def main():
     diffs = []
     if module._diff:
         for rel, content, _mode in writes:
-            diffs.append(diff_entry(rel, read_text(target.path(rel)), content, rel == hostconfig.SECRETS_FILE))
+            diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), content, rel == hostconfig.SECRETS_FILE))
         for rel in deletes:
-            diffs.append(diff_entry(rel, read_text(target.path(rel)), None))
+            diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), None))
 
     if not module.check_mode:
         try:
@@ -334,7 +274,7 @@ def main():
         user_exists=target.entry is not None,
     )
     if target.entry:
-        result["group"] = group_name(target.entry.pw_gid)
+        result["group"] = fileops.group_name(target.entry.pw_gid)
     if module._diff:
         result["diff"] = diffs
     module.exit_json(**result)

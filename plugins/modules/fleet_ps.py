@@ -43,6 +43,7 @@ author:
   - mosaic.fleet developers (!UNKNOWN)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mosaic.fleet.fleet_user
 options:
   user:
     description:
@@ -51,10 +52,6 @@ options:
         and tmux runs as that user (C(runuser -u), or C(setpriv) where runuser is missing) so it
         reaches that user's tmux server.
     type: str
-  mosaic_home:
-    description:
-      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
-    type: path
   host:
     description:
       - The inventory host name whose agents to report (the agents whose roster C(host) is this
@@ -301,11 +298,9 @@ import socket as socket_module
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, ps
 
-ARGUMENT_SPEC = dict(
-    user=dict(type="str"),
-    mosaic_home=dict(type="path"),
+ARGUMENT_SPEC = fileops.user_argument_spec(
     host=dict(type="str"),
     agents=dict(type="list", elements="str"),
     socket=dict(type="str"),
@@ -323,8 +318,7 @@ def observe(module, run=None):
         raise ps.ProbeError("stale_after must be 0 or more seconds")
     # An operator running this from inside tmux must not make "the default socket" mean theirs.
     os.environ.pop("TMUX", None)
-    identity = ps.resolve_user(params["user"])
-    mosaic_home = params["mosaic_home"] or ps.default_mosaic_home(identity[2])
+    identity, mosaic_home = ps.resolve_identity(params)
     roster, rendered_host = ps.load_roster(mosaic_home)
     runuser = "runuser"
     if not identity[3]:

@@ -40,11 +40,6 @@ description:
 author:
   - mosaic.fleet developers (@mosaic-fleet)
 options:
-  user:
-    description:
-      - The fleet user who owns MOSAIC_HOME.
-      - Defaults to the user the module runs as.
-    type: str
   mosaic_home:
     description:
       - The framework directory on the host.
@@ -89,6 +84,7 @@ options:
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
+  - mosaic.fleet.fleet_user
 attributes:
   check_mode:
     support: full
@@ -224,32 +220,16 @@ transferred:
 """
 
 import errno
-import grp
 import os
-import pwd
-import tempfile
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import sync
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, sync
 
 DIFF_MAX_BYTES = 256 * 1024
 REPORT_KEYS = ("created", "updated", "backed_up", "preserved", "removed", "orphaned")
-
-
-def _resolve_user(name):
-    if name:
-        return pwd.getpwnam(name)
-    return pwd.getpwuid(os.geteuid())
-
-
-def _group_name(gid):
-    try:
-        return grp.getgrgid(gid).gr_name
-    except KeyError:
-        return str(gid)
 
 
 class Tree(object):
@@ -287,47 +267,12 @@ class Tree(object):
             return None
 
     def read(self, rel):
-        try:
-            with open(self.path(rel), "rb") as f:
-                return f.read()
-        except (IOError, OSError):
-            return None
-
-    def makedirs(self, directory):
-        missing = []
-        d = directory
-        while not os.path.isdir(d):
-            missing.append(d)
-            parent = os.path.dirname(d)
-            if parent == d:
-                break
-            d = parent
-        for d in reversed(missing):
-            os.mkdir(d, 0o755)
-            if self.owner:
-                os.chown(d, *self.owner)
+        return fileops.read_bytes(self.path(rel))
 
     def write(self, rel, data, mode):
         full = self.path(rel)
-        directory = os.path.dirname(full)
-        self.makedirs(directory)
-        fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(full) + ".", suffix=".tmp",
-                                   dir=directory)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                f.write(data)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, mode)
-            if self.owner:
-                os.chown(tmp, *self.owner)
-            os.replace(tmp, full)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except OSError:
-                pass
-            raise
+        fileops.make_dirs(os.path.dirname(full), self.owner)
+        fileops.atomic_write(full, data, mode, self.owner)
 
     def copy(self, rel, dest_rel):
         full = self.path(rel)
@@ -409,18 +354,14 @@ def _apply(tree, result, contents):
 
 def run(module):
     params = module.params
-    try:
-        pw = _resolve_user(params["user"])
-    except KeyError:
-        module.fail_json(msg="no such user on the host: %s" % params["user"])
     # $HOME when running as the fleet user (as ``~`` would), else its passwd entry: the same rule
     # as fleet_host_config.
-    home = os.environ.get("HOME") if pw.pw_uid == os.geteuid() and os.environ.get("HOME") else pw.pw_dir
-    mosaic_home = params["mosaic_home"] or os.path.join(home, ".config", "mosaic")
+    pw, home, mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
+    if pw is None:
+        module.fail_json(msg="no such user on the host: %s" % params["user"])
     # (the option is type=path, so "~" is already expanded)
     mosaic_home = os.path.abspath(mosaic_home).rstrip(os.sep) or os.sep
-    owner = (pw.pw_uid, pw.pw_gid) if os.geteuid() == 0 and pw.pw_uid != 0 else None
-    tree = Tree(mosaic_home, owner)
+    tree = Tree(mosaic_home, fileops.file_owner(pw))
     version = params["version"]
 
     manifest = sync.parse_manifest(_text(tree.read(sync.MANIFEST_NAME)))
@@ -440,7 +381,7 @@ def run(module):
                              % (digest, params["tree"]))
 
     base = dict(changed=False, version_from=manifest["version"], version_to=version,
-                mosaic_home=mosaic_home, user=pw.pw_name, home=home, group=_group_name(pw.pw_gid),
+                mosaic_home=mosaic_home, user=pw.pw_name, home=home, group=fileops.group_name(pw.pw_gid),
                 up_to_date=False,
                 installed_at=tree.mtime(sync.MANIFEST_NAME))
     if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
@@ -473,9 +414,7 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            user=dict(type="str"),
-            mosaic_home=dict(type="path"),
+        argument_spec=fileops.user_argument_spec(
             src=dict(type="path"),
             version=dict(type="str"),
             force=dict(type="bool", default=False),

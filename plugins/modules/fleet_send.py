@@ -71,10 +71,6 @@ options:
       - When omitted, agent-send.sh takes the agent's socket from its env file
         (C(fleet/agents/<agent>.env)), else the default socket.
     type: str
-  mosaic_home:
-    description:
-      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
-    type: path
   host:
     description:
       - An ssh destination (C(user@host)) when the agent runs on another host than the one the
@@ -83,6 +79,7 @@ options:
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mosaic.fleet.fleet_user
 attributes:
   check_mode:
     support: full
@@ -175,7 +172,7 @@ import socket as socket_module
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, ps
 from ansible_collections.mosaic.fleet.plugins.module_utils import send
 
 
@@ -196,16 +193,14 @@ def read_message(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
+        argument_spec=fileops.user_argument_spec(
             agent=dict(type="str", required=True),
             msg=dict(type="str"),
             src=dict(type="path"),
             verify=dict(type="bool", default=True),
             timeout=dict(type="float", default=10),
             source=dict(type="str"),
-            user=dict(type="str"),
             socket=dict(type="str"),
-            mosaic_home=dict(type="path"),
             host=dict(type="str"),
         ),
         mutually_exclusive=[("msg", "src")],
@@ -219,10 +214,9 @@ def main():
     if not message:
         module.fail_json(msg="the message is empty")
     try:
-        name, _uid, home, as_self = ps.resolve_user(params["user"])
+        (name, dummy, home, as_self), mosaic_home = ps.resolve_identity(params)
     except ps.ProbeError as exc:
         module.fail_json(msg=to_text(exc))
-    mosaic_home = params["mosaic_home"] or ps.default_mosaic_home(home)
     tool = os.path.join(mosaic_home, send.TOOL_RELPATH)
 
     local = send.short_host(socket_module.gethostname())

@@ -34,15 +34,8 @@ author:
   - mosaic.fleet developers (@mosaic-fleet)
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - mosaic.fleet.fleet_user
 options:
-  user:
-    description:
-      - The fleet user. Defaults to the user the module runs as.
-    type: str
-  mosaic_home:
-    description:
-      - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
-    type: path
   mode:
     description:
       - How agents are supervised; see the description.
@@ -157,13 +150,12 @@ commands:
 """
 
 import os
-import pwd
 import time
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, supervisor
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig, supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import tmux_argv
 
@@ -173,14 +165,9 @@ class Supervisor(object):
     def __init__(self, module):
         self.module = module
         params = module.params
-        try:
-            self.entry = pwd.getpwnam(params["user"]) if params["user"] else pwd.getpwuid(os.geteuid())
-        except KeyError:
-            self.entry = None
+        # A missing user (entry None) ends main() before home or mosaic_home is used.
+        self.entry, self.home, self.mosaic_home, self.as_self = fileops.resolve_fleet_user(params, os.environ)
         self.user = params["user"] or (self.entry.pw_name if self.entry else None)
-        self.as_self = self.entry is not None and os.geteuid() == self.entry.pw_uid
-        self.home = hostconfig.user_home(self.entry, self.as_self, os.environ) if self.entry else None
-        self.mosaic_home = params["mosaic_home"] or (os.path.join(self.home, ".config", "mosaic") if self.home else None)
         self.commands = []
 
     # -- running things ---------------------------------------------------------------------
@@ -342,9 +329,7 @@ class Supervisor(object):
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            user=dict(type="str"),
-            mosaic_home=dict(type="path"),
+        argument_spec=fileops.user_argument_spec(
             mode=dict(type="str", choices=list(supervisor.MODES), default="auto"),
             agents=dict(type="list", elements="str", default=[]),
             restart=dict(type="list", elements="str", default=[]),

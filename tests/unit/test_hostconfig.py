@@ -100,11 +100,3 @@ def test_agent_of_file_recognizes_only_rendered_files():
 
 def test_secrets_sorted_and_quoted():
     assert hostconfig.render_secrets({"B": "two words", "A": "x"}) == 'A=x\nB="two words"\n'
-
-
-def test_user_home_prefers_HOME_only_for_the_user_itself():
-    class Entry(object):
-        pw_dir = "/home/fleet"
-    assert hostconfig.user_home(Entry, True, {"HOME": "/tmp/h"}) == "/tmp/h"
-    assert hostconfig.user_home(Entry, True, {}) == "/home/fleet"
-    assert hostconfig.user_home(Entry, False, {"HOME": "/root"}) == "/home/fleet"

@@ -6,6 +6,7 @@ expected (so the command count is data too), heartbeat files in a temporary MOSA
 """
 
 import os
+import pwd
 
 import pytest
 import yaml
@@ -371,10 +372,10 @@ def test_select_agents(kwargs, names, rule):
 def test_rendered_host_reads_fleet_host_config_header():
     normalized = {"agents": [], "tmux": {"socket_name": "", "holder_session": "mosaic-holder"}}
     text = hostconfig.render_roster(normalized, "web1.example")
-    assert ps.rendered_host(text) == "web1.example"
+    assert hostconfig.rendered_host(text) == "web1.example"
     assert hostconfig.load_rendered_roster(text) == normalized
-    assert ps.rendered_host('{"agents": []}\n') is None
-    assert ps.rendered_host("# nothing here\n{}\n# Rendered on host: late\n") is None
+    assert hostconfig.rendered_host('{"agents": []}\n') is None
+    assert hostconfig.rendered_host("# nothing here\n{}\n# Rendered on host: late\n") is None
 
 
 def test_load_roster(tmp_path):
@@ -429,6 +430,23 @@ def test_resolve_user(tmp_path):
     name, uid, home, as_self = ps.resolve_user()
     assert uid == os.geteuid() and as_self is True
     assert ps.resolve_user(name)[:2] == (name, uid)
-    assert ps.default_mosaic_home("/home/x") == "/home/x/.config/mosaic"
+    assert home == pwd.getpwuid(uid).pw_dir  # the passwd home, whatever $HOME says
+    identity, mosaic_home = ps.resolve_identity({"user": name, "mosaic_home": None})
+    assert identity == (name, uid, home, True) and mosaic_home == os.path.join(home, ".config", "mosaic")
+    assert ps.resolve_identity({"user": None, "mosaic_home": "/srv/m"})[1] == "/srv/m"
     with pytest.raises(ps.ProbeError, match="does not exist"):
         ps.resolve_user("no-such-user-mosaic-fleet")
+
+
+def test_dead_pane_reason_names_the_signal_or_status():
+    def pane(**dead):
+        fields = {"pane_dead": True, "pane_dead_status": None, "pane_dead_signal": None}
+        fields.update(dead)
+        return {"pane": fields}
+    health, reason = ps.classify_health("tmux", None, pane(pane_dead_signal=9), None, 100.0, 30)
+    assert health == "dead" and "killed by signal 9" in reason
+    health, reason = ps.classify_health("tmux", None, pane(pane_dead_status=3), None, 100.0, 30)
+    assert health == "dead" and "with status 3" in reason
+    # tmux 3.3a sometimes records neither for a SIGKILLed pane: still dead, no invented cause
+    health, reason = ps.classify_health("tmux", None, pane(), None, 100.0, 30)
+    assert health == "dead" and "signal" not in reason and "status" not in reason
