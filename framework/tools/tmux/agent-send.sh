@@ -303,11 +303,15 @@ flock -w "$timeout" "$lock_fd" ||
 now_us t
 deadline=$((t + timeout_us))
 
-# Evidence helpers. (Patterns like ${x##*$'\n'} are quadratic in bash: a 64 KB message would
-# take seconds, so lines are split with the shortest-suffix form.)
+# Evidence helpers. tmux's output is read into the array `snap` (mapfile: one line an element)
+# and the string work runs with LC_ALL=C: in a UTF-8 locale bash's patterns and substrings
+# count characters, which makes a 64 KB capture take milliseconds per operation. Byte-wise
+# matching of UTF-8 text finds exactly the character-wise matches.
 last_line_of() {  # last_line_of TEXT VAR
-  local _pre=${1%$'\n'*}
-  if [[ $_pre == "$1" ]]; then printf -v "$2" '%s' "$1"; else printf -v "$2" '%s' "${1:${#_pre}+1}"; fi
+  local LC_ALL=C _pre
+  if [[ $1 != *$'\n'* ]]; then printf -v "$2" '%s' "$1"; return; fi
+  _pre=${1%$'\n'*}
+  printf -v "$2" '%s' "${1:${#_pre}+1}"
 }
 # probe: the tail of the message's last line, as the screen shows it.
 last_line_of "$text" last_line
@@ -316,7 +320,8 @@ probe=${probe##*[$'\t\r\x01'-$'\x1f']}
 [[ -n $probe ]] || probe=${preamble% }
 
 count_of() {  # count_of HAYSTACK NEEDLE VAR
-  local _hay=$1 _rest
+  local LC_ALL=C _hay=$1 _rest
+  if [[ $_hay != *"$2"* ]]; then printf -v "$3" 0; return; fi
   _rest=${_hay//"$2"/}
   printf -v "$3" '%s' "$(((${#_hay} - ${#_rest}) / ${#2}))"
 }
@@ -326,18 +331,17 @@ placeholders_in() {  # placeholders_in TEXT VAR: paste placeholders in TEXT
   count_of "$1" "[paste #" _b
   printf -v "$2" '%s' "$((_a + _b))"
 }
-parse_snapshot() {  # parse_snapshot PREFIX CAPTURE: the visible screen above the cursor's
-  # logical line (-J joins wrapped rows) as PREFIX_above, and probe/placeholder counts in the
-  # cursor's line (PREFIX_cur_*) and in the RECENT_LINES above it (PREFIX_recent_*).
-  local cur above recent n
-  last_line_of "$2" cur; above=${2:0:${#2}-${#cur}}
+snap=()
+parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a capture whose last
+  # line is the cursor's logical line (-J joins wrapped rows). Sets PREFIX_above (the screen above
+  # that line) and probe/placeholder counts in the cursor's line (PREFIX_cur_*) and in the
+  # RECENT_LINES above it (PREFIX_recent_*).
+  local LC_ALL=C IFS=$'\n' cur above recent n from=$(($3 - RECENT_LINES))
+  ((from >= $2)) || from=$2
+  cur=${snap[$3]}
+  above="${snap[*]:$2:$3-$2}"
+  recent="${snap[*]:from:$3-from}"
   printf -v "${1}_above" '%s' "$above"
-  recent=${above%$'\n'}
-  for ((n = 0; n < RECENT_LINES; n++)); do
-    [[ $recent == *$'\n'* ]] || { recent=""; break; }  # fewer lines than that: all of them
-    recent=${recent%$'\n'*}
-  done
-  recent=${above:${#recent}}
   count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
   count_of "$recent" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
@@ -347,7 +351,7 @@ snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row s
   # and reports the cursor row now; when they differ the cursor moved, and the capture is taken
   # again at the new row. A non-empty array `lead` (tmux words ending in \;) runs first in the
   # same call, once; when that call fails, enter_failed=1 and the error is in enter_err.
-  local y2 out tries
+  local y2 tries n
   for tries in 1 2 3; do
     if ! mosaic_tmux "${lead[@]}" capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
         display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}' >"$out_file" 2>&1; then
@@ -356,15 +360,16 @@ snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row s
       return 1
     fi
     lead=()
-    IFS= read -r -d '' out <"$out_file"
-    out=${out%$'\n'}
-    last_line_of "$out" y2; out=${out%$'\n'*}
+    mapfile -t snap <"$out_file"
+    n=${#snap[@]}
+    ((n >= 2)) || return 1
+    y2=${snap[n - 1]}
     [[ ${y2#* } == 0 ]] || return 1  # the pane died
     [[ ${y2% *} == "$cursor_y" ]] && break
     cursor_y=${y2% *}
     ((tries < 3)) || return 1
   done
-  parse_snapshot "$1" "$out"
+  parse_snapshot "$1" 0 $((n - 2))
 }
 pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
@@ -413,15 +418,17 @@ else
 fi
 rc=$?
 now_us t_paste
-out=""
-IFS= read -r -d '' out <"$out_file"
-((rc == 0)) || finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
-info=${out%%$'\n'*}
-out=${out#*$'\n'}
+if ((rc != 0)); then
+  IFS= read -r -d '' out <"$out_file"
+  finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
+fi
+mapfile -t snap <"$out_file"
+info=${snap[0]:-}
+last=$((${#snap[@]} - 1))
 pasted_now=0
-if [[ $out == *"$marker"$'\n' ]]; then
+if ((last >= 2)) && [[ ${snap[last]} == "$marker" ]]; then
   pasted_now=1 buffer=""
-  out=${out%"$marker"$'\n'}
+  ((last--))
 fi
 read -r pane_id pane_dead pane_in_mode now_y pane_tty <<<"$info"
 [[ $pane_id == %* ]] || finish no_session "no session $session: $info"
@@ -447,7 +454,7 @@ if ((!pasted_now)); then
   buffer=""
   now_us t_paste
 elif ((verify)); then
-  parse_snapshot base "${out%$'\n'}"
+  parse_snapshot base 1 "$last"
 fi
 
 # A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
