@@ -6,71 +6,37 @@ stops the relaunch at the first one."""
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import subprocess
 
 import pytest
+
+import fleet_util
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMEWORK = os.path.join(REPO, "framework")
 AGENTS = ("enhancer", "orchestrator", "worker")  # fleet_ps reports them sorted by name
 
 
-def _whoami():
-    return subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
+class Fleet(fleet_util.Fleet):
+    """A three-agent stub fleet, stood up and re-seeded by playbook name."""
 
-
-class Fleet(object):
     def __init__(self, tmp_path, socket):
-        self.tmp = tmp_path
-        self.home = tmp_path / "home"
-        self.home.mkdir()
-        self.tmux_tmpdir = tmp_path / "tmux"
-        self.tmux_tmpdir.mkdir()
-        self.socket = socket
-        self.mosaic_home = self.home / ".config" / "mosaic"
-        self.inventory = tmp_path / "inventory.yml"
-        self.inventory.write_text(
-            "fleet:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-            "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
-        self.env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
-                        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-                        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                        ANSIBLE_DEPRECATION_WARNINGS="False", MOSAIC_HEARTBEAT_INTERVAL="1")
-        self.env.pop("TMUX", None)
-        self.vars = {
-            "mosaic_fleet_roster": {
-                "version": 1, "profile": "canary", "tmux": {"socket_name": socket},
-                "agents": [{"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
-                           {"name": "enhancer", "class": "enhancer", "runtime": "stub"},
-                           {"name": "worker", "class": "worker", "runtime": "stub"}]},
-            "mosaic_fleet_user": os.environ.get("USER") or _whoami(),
-            "mosaic_fleet_install_packages": False,
-            "mosaic_fleet_supervisor": "tmux",
-        }
+        super(Fleet, self).__init__(tmp_path, socket)
+        self.vars = self.variables(self.roster(
+            {"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
+            {"name": "enhancer", "class": "enhancer", "runtime": "stub"},
+            {"name": "worker", "class": "worker", "runtime": "stub"}))
 
     def playbook(self, name, *extra, **variables):
-        varfile = self.tmp / "vars.json"
-        varfile.write_text(json.dumps(dict(self.vars, **variables)))
-        return subprocess.run(
-            [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(self.inventory),
-             "mosaic.fleet.%s" % name, "-e", "@%s" % varfile] + list(extra),
-            capture_output=True, text=True, env=self.env, cwd=str(self.tmp), timeout=600, check=False)
+        return self.run_playbook(name, dict(self.vars, **variables), extra, timeout=600)
 
     def sessions(self):
         """{agent: (session_created, pane_pid)}."""
-        proc = subprocess.run(["tmux", "-L", self.socket, "list-panes", "-a", "-F",
-                               "#{session_name}\t#{session_created}\t#{pane_pid}"],
-                              capture_output=True, text=True, env=self.env, check=False)
-        found = {}
-        for line in proc.stdout.splitlines():
-            name, created, pid = line.split("\t")
-            if name in AGENTS:
-                found[name] = (int(created), int(pid))
-        return found
+        return dict((name, (int(created), int(pid)))
+                    for name, created, pid in self.list_panes("#{session_name}\t#{session_created}\t#{pane_pid}")
+                    if name in AGENTS)
 
     def snapshot(self):
         snap = {}
@@ -82,9 +48,6 @@ class Fleet(object):
                 with open(full, "rb") as f:
                     snap[full] = f.read()
         return snap
-
-    def kill_server(self):
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, env=self.env, check=False)
 
 
 @pytest.fixture

@@ -9,6 +9,8 @@ import subprocess
 
 import pytest
 
+import fleet_util
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 COLLECTION_PARTS = ("galaxy.yml", "meta", "plugins", "roles", "playbooks", "framework")
 
@@ -35,63 +37,17 @@ def stub(name, cls="worker", **extra):
     return agent
 
 
-class Fleet(object):
-    """One isolated fleet: its HOME, TMUX_TMPDIR, socket and inventory."""
-
-    def __init__(self, tmp_path, socket, collections_path):
-        self.tmp = tmp_path
-        self.home = tmp_path / "home"
-        self.home.mkdir()
-        self.tmux_tmpdir = tmp_path / "tmux"
-        self.tmux_tmpdir.mkdir()
-        self.socket = socket
-        self.mosaic_home = self.home / ".config" / "mosaic"
-        self.inventory = tmp_path / "inventory.yml"
-        self.inventory.write_text(
-            "fleet:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
-            "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
-        self.env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
-                        ANSIBLE_COLLECTIONS_PATH=collections_path,
-                        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                        ANSIBLE_DEPRECATION_WARNINGS="False", MOSAIC_HEARTBEAT_INTERVAL="1")
-        self.env.pop("TMUX", None)
-
-    def roster(self, *agents):
-        return {"version": 1, "profile": "canary", "tmux": {"socket_name": self.socket}, "agents": list(agents)}
+class Fleet(fleet_util.Fleet):
 
     def play(self, roster, *extra):
-        variables = {"mosaic_fleet_roster": roster, "mosaic_fleet_user": os.environ.get("USER") or _whoami(),
-                     "mosaic_fleet_install_packages": False, "mosaic_fleet_supervisor": "tmux"}
-        varfile = self.tmp / "vars.json"
-        varfile.write_text(json.dumps(variables))
-        proc = subprocess.run(
-            [os.path.join(REPO, ".venv", "bin", "ansible-playbook"), "-i", str(self.inventory),
-             "mosaic.fleet.fleet", "-e", "@%s" % varfile] + list(extra),
-            capture_output=True, text=True, env=self.env, cwd=str(self.tmp), check=False)
-        return proc
-
-    def recap(self, proc):
-        match = re.search(r"^localhost\s+: ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)",
-                          proc.stdout, re.M)
-        assert match, proc.stdout + proc.stderr
-        return dict(zip(("ok", "changed", "unreachable", "failed"), map(int, match.groups())))
+        return self.run_playbook("fleet", self.variables(roster), extra)
 
     def panes(self):
-        proc = subprocess.run(["tmux", "-L", self.socket, "list-panes", "-a", "-F",
-                               "#{session_name}\t#{pane_current_command}\t#{pane_pid}\t#{pane_dead}"],
-                              capture_output=True, text=True, env=self.env, check=False)
         found = {}
-        for line in proc.stdout.splitlines():
-            name, command, pid, dead = line.split("\t")
+        for name, command, pid, dead in self.list_panes(
+                "#{session_name}\t#{pane_current_command}\t#{pane_pid}\t#{pane_dead}"):
             found[name] = (command, int(pid), dead)
         return found
-
-    def kill_server(self):
-        subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True, env=self.env, check=False)
-
-
-def _whoami():
-    return subprocess.run(["id", "-un"], capture_output=True, text=True, check=True).stdout.strip()
 
 
 @pytest.fixture
