@@ -315,6 +315,7 @@ last_line_of() {  # last_line_of TEXT VAR
 }
 # probe: the tail of the message's last line, as the screen shows it.
 last_line_of "$text" last_line
+byte_length "$last_line" last_line_bytes
 if ((${#last_line} > 12)); then probe=${last_line: -12}; else probe=$last_line; fi
 probe=${probe##*[$'\t\r\x01'-$'\x1f']}
 [[ -n $probe ]] || probe=${preamble% }
@@ -346,6 +347,16 @@ parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a c
   count_of "$recent" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
   placeholders_in "$recent" n; printf -v "${1}_recent_ph" '%s' "$n"
+  # Lines in that window that end with the message's whole last line: the probe is only its
+  # tail, which earlier messages may share, and then the window (which scrolls) need not show
+  # one occurrence more.
+  local line len=$last_line_bytes
+  n=0
+  for ((from = from; from < $3; from++)); do
+    line=${snap[from]}
+    ((${#line} >= len)) && [[ ${line:${#line}-len} == "$last_line" ]] && ((n++))
+  done
+  printf -v "${1}_recent_line" '%s' "$n"
 }
 snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row seen last time
   # and reports the cursor row now; when they differ the cursor moved, and the capture is taken
@@ -379,7 +390,8 @@ settled_above=""
 submitted_evidence() {  # it left the cursor line, and the transcript above took it in
   snapshot e || return 1
   ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
-  if ((e_recent_probe > base_recent_probe || e_recent_ph > base_recent_ph)); then
+  if ((e_recent_probe > base_recent_probe || e_recent_ph > base_recent_ph ||
+    e_recent_line > base_recent_line)); then
     evidence=transcript  # the message (or its placeholder) shows once more above the input
     return 0
   fi
