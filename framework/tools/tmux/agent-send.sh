@@ -349,12 +349,17 @@ parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a c
   placeholders_in "$recent" n; printf -v "${1}_recent_ph" '%s' "$n"
   # Lines in that window that end with the message's whole last line: the probe is only its
   # tail, which earlier messages may share, and then the window (which scrolls) need not show
-  # one occurrence more.
+  # one occurrence more. The screen's top line may be the rest of a line that began above it:
+  # it counts when it is at least 64 bytes of the end of the message's last line.
   local line len=$last_line_bytes
   n=0
   for ((from = from; from < $3; from++)); do
     line=${snap[from]}
-    ((${#line} >= len)) && [[ ${line:${#line}-len} == "$last_line" ]] && ((n++))
+    if ((${#line} >= len)); then
+      [[ ${line:${#line}-len} == "$last_line" ]] && ((n++))
+    elif ((from == $2 && ${#line} >= 64)); then
+      [[ ${last_line:len-${#line}} == "$line" ]] && ((n++))
+    fi
   done
   printf -v "${1}_recent_line" '%s' "$n"
 }
@@ -421,7 +426,7 @@ ready='#{&&:#{==:#{pane_dead},0},#{==:#{pane_in_mode},0}}'
 ((verify)) && ready="#{&&:#{==:#{cursor_y},$cursor_y},$ready}"
 state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \;
   capture-pane -p -J -t "$target" -S 0 -E "$cursor_y" \; if-shell -F -t "$target" "$ready" "$paste_cmd")
-if ((bytes <= 4096)); then  # on the command line (tmux's limit for one is 16 KB)
+if ((bytes <= 12288)); then  # on the command line (tmux's limit for one is 16 KB)
   data=$text
   [[ $data == *';' ]] && data="${data%;}\\;"  # tmux reads a trailing ';' as a separator
   mosaic_tmux set-buffer -b "$buffer" -- "$data" \; "${state[@]}" >"$out_file" 2>&1
