@@ -15,7 +15,9 @@ apt_install() {
   apt-get install -y -q --no-install-recommends "$@"
 }
 
-command -v dockerd >/dev/null && command -v docker >/dev/null || apt_install docker.io
+if ! command -v dockerd >/dev/null || ! command -v docker >/dev/null; then
+  apt_install docker.io
+fi
 
 docker info >/dev/null 2>&1 && exit 0
 
