@@ -410,3 +410,12 @@ def test_remote_send_names_the_destination_by_its_env_file(start_agent, fleet_en
     assert rc == 0, (report, err)
     assert report["preamble"] == "[lead-box:planner -> web2:coder0] " and report["host"] == "web2"
     assert agent.records()[-1]["text"] == "[lead-box:planner -> web2:coder0] env file there"
+
+
+def test_the_text_reaches_tmux_through_a_private_file(start_agent, fleet_env, socket_name):
+    agent = start_agent("coder0")
+    rc, report, _err, _took = send(fleet_env, "coder0", "private; text", socket=socket_name)
+    assert_arrived(agent, "private; text", report, rc)
+    path = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "locks", "send.%s.coder0.text" % socket_name)
+    info = os.stat(path)
+    assert info.st_mode & 0o077 == 0 and info.st_size == 0  # the user's alone, and emptied after use

@@ -66,7 +66,7 @@ TOOLS_DIR=${SELF%/*/*}
 MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL=0.01
-FIRST_LOOK=0.005  # seconds between Enter and the first look for evidence (one tmux call)
+FIRST_LOOK=0.003  # seconds between Enter and the first look for evidence (one tmux call)
 lead=()
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
@@ -293,6 +293,7 @@ preamble="[$src_host:$source -> $dst_host:$session] "
 text="$preamble$message"
 byte_length "$text" bytes
 
+umask 077  # what this creates (locks, the text handed to tmux, the audit log) is the user's alone
 lock_dir=$MOSAIC_HOME/fleet/run/locks
 [[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
@@ -426,14 +427,13 @@ ready='#{&&:#{==:#{pane_dead},0},#{==:#{pane_in_mode},0}}'
 ((verify)) && ready="#{&&:#{==:#{cursor_y},$cursor_y},$ready}"
 state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \;
   capture-pane -p -J -t "$target" -S 0 -E "$cursor_y" \; if-shell -F -t "$target" "$ready" "$paste_cmd")
-if ((bytes <= 12288)); then  # on the command line (tmux's limit for one is 16 KB)
-  data=$text
-  [[ $data == *';' ]] && data="${data%;}\\;"  # tmux reads a trailing ';' as a separator
-  mosaic_tmux set-buffer -b "$buffer" -- "$data" \; "${state[@]}" >"$out_file" 2>&1
-else
-  printf '%s' "$text" | mosaic_tmux load-buffer -b "$buffer" - \; "${state[@]}" >"$out_file" 2>&1
-fi
+# The text goes to tmux through a file only the fleet user can read (umask 077 above; written by
+# a builtin, no process): never on a command line, which other users could read in /proc.
+text_file=$lock_dir/send.${socket:-default}.$session.text
+printf '%s' "$text" >"$text_file" || finish not_delivered "cannot write $text_file"
+mosaic_tmux load-buffer -b "$buffer" "$text_file" \; "${state[@]}" >"$out_file" 2>&1
 rc=$?
+: >"$text_file"
 now_us t_paste
 if ((rc != 0)); then
   IFS= read -r -d '' out <"$out_file"
