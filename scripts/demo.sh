@@ -105,6 +105,8 @@ down() {
     return 0
   fi
   home=$(getent passwd "$user" | cut -d: -f6)
+  local uid
+  uid=$(id -u "$user")
   write_inventory
   say "ansible-playbook mosaic.fleet.fleet -e mosaic_fleet_state=absent"
   playbook "$state_dir/down.log" -e mosaic_fleet_state=absent -e mosaic_fleet_create_user=false
@@ -121,8 +123,9 @@ down() {
 
   say "delete the user '$user' and its home"
   userdel -r "$user" 2>/dev/null || userdel "$user" || die "cannot delete '$user' (processes still running: $(pgrep -u "$user" -d ' ' || true))"
-  rm -rf "$home" "$state_dir"
-  echo "removed $user and $home"
+  # tmux keeps its socket directory in /tmp; userdel leaves it behind.
+  rm -rf "$home" "$state_dir" "/tmp/tmux-$uid"
+  echo "removed $user, $home and /tmp/tmux-$uid"
 }
 
 case ${1-} in
