@@ -5,6 +5,8 @@
 #                                  when the socket is non-empty, plain `tmux ARGS...` otherwise.
 #                                  (Twin of plugins/module_utils/tmux.py:socket_args.)
 #   mosaic_valid_name NAME         0 when NAME is a valid agent name.
+#   mosaic_agent_args ARGS...      a per-agent tool's one NAME argument, validated (exit 2
+#                                  otherwise): sets MOSAIC_AGENT_ARG_NAME, MOSAIC_AGENT_ARG_ENV.
 #   mosaic_agent_env_file NAME     path of the agent's env file.
 #   mosaic_source_env FILE         source FILE with `set -a` (every assignment exported).
 #   mosaic_load_agent_env NAME     validate NAME, source fleet/agents/NAME.env, then
@@ -37,6 +39,18 @@ mosaic_tmux() {
 mosaic_valid_name() {
   local name=${1-}
   [ -n "$name" ] && [ "${#name}" -le 48 ] && [[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]]
+}
+
+# The one argument of a per-agent tool: sets MOSAIC_AGENT_ARG_NAME and MOSAIC_AGENT_ARG_ENV
+# (the agent's env file path), or exits 2 on a usage error or an invalid name. No subshell, so
+# mosaic_die really ends the calling script.
+mosaic_agent_args() {
+  [ $# -eq 1 ] || mosaic_die 2 "usage: ${0##*/} NAME"
+  mosaic_valid_name "$1" || mosaic_die 2 "invalid agent name: '${1}'"
+  # shellcheck disable=SC2034  # read by the sourcing script
+  MOSAIC_AGENT_ARG_NAME=$1
+  # shellcheck disable=SC2034
+  MOSAIC_AGENT_ARG_ENV=$(mosaic_agent_env_file "$1")
 }
 
 mosaic_agent_env_file() {

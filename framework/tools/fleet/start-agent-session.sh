@@ -23,10 +23,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 1 ] || mosaic_die 2 "usage: ${0##*/} NAME"
-name=$1
-mosaic_valid_name "$name" || mosaic_die 2 "invalid agent name: '${name}'"
-env_file=$(mosaic_agent_env_file "$name")
+mosaic_agent_args "$@"
+name=$MOSAIC_AGENT_ARG_NAME
+env_file=$MOSAIC_AGENT_ARG_ENV
 [ -r "$env_file" ] || mosaic_die 3 "no env file for agent '${name}': ${env_file}"
 # Only the agent's own env here: secrets (credentials/fleet.env) are loaded by launch-agent inside
 # the pane, so they never appear in a command line.

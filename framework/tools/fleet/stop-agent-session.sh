@@ -18,10 +18,9 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
 
-[ $# -eq 1 ] || mosaic_die 2 "usage: ${0##*/} NAME"
-name=$1
-mosaic_valid_name "$name" || mosaic_die 2 "invalid agent name: '${name}'"
-env_file=$(mosaic_agent_env_file "$name")
+mosaic_agent_args "$@"
+name=$MOSAIC_AGENT_ARG_NAME
+env_file=$MOSAIC_AGENT_ARG_ENV
 if [ -r "$env_file" ]; then
   mosaic_source_env "$env_file"
 elif [ -z "${MOSAIC_TMUX_SOCKET+set}" ]; then
