@@ -6,6 +6,8 @@ import os
 import re
 import subprocess
 
+from ansible_util import ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
@@ -28,10 +30,9 @@ class Fleet(object):
         self.inventory.write_text(
             "fleet:\n  hosts:\n    localhost:\n      ansible_connection: local\n"
             "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
-        self.env = dict(os.environ, HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
-                        ANSIBLE_COLLECTIONS_PATH=collections_path or os.path.join(REPO, ".cache", "collections"),
-                        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-                        ANSIBLE_DEPRECATION_WARNINGS="False", MOSAIC_HEARTBEAT_INTERVAL="1")
+        self.env = ansible_env(os.environ, self.tmp / "ansible-tmp", collections_path,
+                               HOME=str(self.home), TMUX_TMPDIR=str(self.tmux_tmpdir),
+                               MOSAIC_HEARTBEAT_INTERVAL="1")
         self.env.pop("TMUX", None)
 
     def roster(self, *agents):

@@ -18,6 +18,7 @@ import time
 
 import pytest
 
+from ansible_util import ansible_env as shared_ansible_env
 from framework_util import wait_for
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
@@ -244,13 +245,8 @@ def test_default_socket_fleet(fleet_env):
 
 
 def ansible_env(fleet_env, tmp_path):
-    return dict(fleet_env, **{
+    return shared_ansible_env(fleet_env, tmp_path / "ansible-tmp", **{
         "PATH": os.path.dirname(sys.executable) + os.pathsep + fleet_env["PATH"],
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".cache", "collections"),
-        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "ansible-tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_HOST_KEY_CHECKING": "0",
         # The operator may run this from inside tmux: the module must ignore $TMUX.
         "TMUX": "/nonexistent/socket,1,0",

@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from ansible_util import ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ROSTERS = os.path.join(REPO, "tests", "rosters")
 RESULT = re.compile(r"^localhost \| (SUCCESS|FAILED!) => (\{.*?^\})$", re.M | re.S)
@@ -24,16 +26,11 @@ def run(tmp_path):
     """Run ``ansible localhost -m mosaic.fleet.fleet_roster`` with the collection from this checkout."""
     if not ansible_bin():
         pytest.fail("the ansible CLI is not installed (make venv)")
-    env = {
+    env = ansible_env({
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", "/usr/bin:/bin"),
         "HOME": str(tmp_path),
         "LANG": "C.UTF-8",
-        "ANSIBLE_COLLECTIONS_PATH": os.path.join(REPO, ".cache", "collections"),
-        "ANSIBLE_CONFIG": os.path.join(REPO, "ansible.cfg"),
-        "ANSIBLE_LOCAL_TEMP": str(tmp_path / "tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-    }
+    }, tmp_path / "tmp")
 
     def run_module(args, inventory=None):
         argv = [ansible_bin(), "localhost", "-m", "mosaic.fleet.fleet_roster", "-a", args]

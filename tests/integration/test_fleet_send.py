@@ -5,20 +5,16 @@ import os
 import socket as socketlib
 import subprocess
 
+from ansible_util import ansible_env as shared_ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.join(REPO, ".venv", "bin")
 HOST = socketlib.gethostname().split(".")[0]
 
 
 def ansible_env(env):
-    return dict(
-        env,
-        PATH="%s:%s" % (BIN, env["PATH"]),
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-        ANSIBLE_LOCAL_TEMP=os.path.join(env["HOME"], ".ansible", "tmp"),
-        ANSIBLE_NOCOLOR="1",
-    )
+    return shared_ansible_env(env, os.path.join(env["HOME"], ".ansible", "tmp"),
+                              PATH="%s:%s" % (BIN, env["PATH"]))
 
 
 def adhoc(env, args, *extra):

@@ -10,6 +10,8 @@ import pytest
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
 
+from ansible_util import ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SECRET = "s3cr3t value $HOME"
 
@@ -26,11 +28,7 @@ def roster(*agents):
 
 
 def run_module(tmp_path, args, *flags):
-    env = dict(os.environ,
-               ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-               ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-               ANSIBLE_LOCALHOST_WARNING="False", ANSIBLE_DEPRECATION_WARNINGS="False",
-               HOME=str(tmp_path / "home"), ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-tmp"))
+    env = ansible_env(os.environ, tmp_path / "ansible-tmp", HOME=str(tmp_path / "home"))
     proc = subprocess.run(
         [os.path.join(REPO, ".venv", "bin", "ansible"), "localhost", "-m", "mosaic.fleet.fleet_host_config",
          "-a", json.dumps(args)] + list(flags),

@@ -12,21 +12,15 @@ import subprocess
 
 import pytest
 
+from ansible_util import ansible_env
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMEWORK = os.path.join(REPO, "framework")
 
 
 def _env(tmp_path):
-    env = dict(os.environ)
-    env.update(
-        ANSIBLE_COLLECTIONS_PATH=os.path.join(REPO, ".cache", "collections"),
-        ANSIBLE_CONFIG=os.path.join(REPO, "ansible.cfg"),
-        ANSIBLE_LOCALHOST_WARNING="0",
-        ANSIBLE_INVENTORY_UNPARSED_WARNING="0",
-        ANSIBLE_LOCAL_TEMP=str(tmp_path / "ansible-local"),
-        ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"),
-    )
-    return env
+    return ansible_env(os.environ, tmp_path / "ansible-local",
+                       ANSIBLE_REMOTE_TEMP=str(tmp_path / "ansible-remote"))
 
 
 def reseed(tmp_path, src, version, home, *flags, **extra):
