@@ -199,7 +199,8 @@ def existing_agent_files(target):
         names = os.listdir(target.path(hostconfig.AGENTS_DIR))
     except OSError:
         return {}
-    return dict((n, hostconfig.agent_of_file(n)) for n in names if hostconfig.agent_of_file(n))
+    owners = ((n, hostconfig.agent_of_file(n)) for n in names)
+    return dict((n, agent) for n, agent in owners if agent)
 
 
 def main():
