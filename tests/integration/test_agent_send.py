@@ -70,6 +70,57 @@ def test_sizes_arrive_exactly(start_agent, fleet_env, socket_name, size):
     assert len(agent.records()) == 1
 
 
+def test_a_long_message_sent_twice_is_delivered_twice(start_agent, fleet_env, socket_name):
+    # 10 KB fill more than the 40-row screen: after the second send the screen looks exactly as it
+    # did after the first, so only the scroll since the paste tells the two apart.
+    agent = start_agent("coder0")
+    message = printable(10240, 7)
+    for count in (1, 2):
+        rc, report, _err, took = send(fleet_env, "coder0", message, socket=socket_name)
+        assert_arrived(agent, message, report, rc, count=count)
+        assert report["evidence"] == "transcript"
+        assert took < 3, took  # proven at once, not by waiting out the timeout
+
+
+PASTE_THEN_EXIT = r"""
+import os, sys, tty
+# Takes one bracketed paste, then exits: the pane dies between the paste and the Enter.
+tty.setraw(0)
+os.write(1, b"\x1b[?2004h\r\nready> ")
+seen = b""
+while b"\x1b[201~" not in seen:
+    seen += os.read(0, 65536)
+"""
+
+
+def test_a_pane_that_dies_after_the_paste_is_not_delivered(start_agent, fleet_env, socket_name, tmp_path):
+    script = tmp_path / "paste_then_exit.py"
+    script.write_text(PASTE_THEN_EXIT)
+    agent = start_agent("quitter", command="exec python3 %s" % script, ready="ready>")
+    agent.tmux("set-option", "-t", "=quitter:", "remain-on-exit", "on")
+    rc, report, _err, took = send(fleet_env, "quitter", "goodbye", socket=socket_name)
+    assert rc == 4 and report["outcome"] == "not_delivered", report
+    assert "died" in report["reason"], report
+    assert took < 2
+
+
+def test_the_enter_comes_even_when_the_sender_is_killed_after_the_paste(start_agent, fleet_env, socket_name):
+    # tmux itself presses Enter at the delay (a timer set with the paste), so a sender that dies
+    # in between leaves a whole message, submitted, not a half-typed one in the input.
+    agent = start_agent("coder0")
+    env = dict(fleet_env, MOSAIC_SEND_ENTER_DELAY="1.5")
+    sender = subprocess.Popen([tool(env), "-L", socket_name, "-s", "coder0", "-m", "orphaned but whole"],
+                              env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(lambda: "orphaned but whole" in agent.capture(), what="the paste")
+        assert not agent.records()
+        sender.kill()
+    finally:
+        sender.wait()
+    wait_for(agent.records, timeout=5, what="tmux to press Enter")
+    assert agent.records()[0]["text"] == preamble("coder0") + "orphaned but whole"
+
+
 def test_multiline_and_unicode(start_agent, fleet_env, socket_name):
     agent = start_agent("coder0")
     messages = [

@@ -32,10 +32,12 @@
 #
 # The message arrives as "[<src_host>:<src_session> -> <dst_host>:<dst_session>] <text>", pasted
 # from a uniquely named tmux buffer with bracketed paste (line feeds kept), then Enter as a
-# separate key after MOSAIC_SEND_ENTER_DELAY seconds (default 0.3: TUIs that detect pastes
-# swallow an Enter that arrives with the paste). Sends to one pane are serialized by a lock
-# under $MOSAIC_HOME/fleet/run/locks. Every send appends an audit line (time, outcome, source,
-# destination, bytes, sha256 of the delivered text, elapsed) to $MOSAIC_HOME/fleet/log/send.log.
+# separate key MOSAIC_SEND_ENTER_DELAY seconds after the paste (default 0.3: TUIs that detect
+# pastes swallow an Enter that arrives with the paste), pressed by the tmux server on a timer
+# set with the paste (so it comes even if this sender dies). Sends to one pane are serialized
+# by a lock under $MOSAIC_HOME/fleet/run/locks. Every send appends an audit line (time, outcome,
+# source, destination, bytes, sha256 of the delivered text, elapsed) to
+# $MOSAIC_HOME/fleet/log/send.log.
 #
 # The preamble's hosts are the fleet's (inventory) host names, as the Fleet Comms sheets name
 # agents: src_host is $MOSAIC_AGENT_HOST when set (an agent's pane has it), else the short
@@ -66,8 +68,9 @@ TOOLS_DIR=${SELF%/*/*}
 MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL=0.01
-FIRST_LOOK=0.003  # seconds between Enter and the first look for evidence (one tmux call)
-lead=()
+FAST_POLL=0.002   # seconds between looks in the first FAST_SPAN_US after Enter (a program's answer
+FAST_SPAN_US=60000  # to Enter usually lands within milliseconds); later looks wait POLL
+LOOK_LEAD_US=1000  # the first look after Enter starts this early (see there)
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
 
@@ -184,7 +187,7 @@ if [[ -z $src_host ]]; then
 fi
 
 # ---------------------------------------------------------------- result, audit, exit
-outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer="" row_file=""
+outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer=""
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
@@ -212,7 +215,6 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
     no_session) rc=$EXIT_NO_SESSION ;; *) rc=$EXIT_NOT_DELIVERED ;;
   esac
   audit "${remote:-$dst_host}"
-  [[ -n $row_file ]] && printf '%s\n' "$cursor_y" >"$row_file" 2>/dev/null
   if ((json)); then
     json_str "$outcome" j_out; json_str "$preamble" j_pre; json_str "$dst_host" j_host
     json_str "$reason" j_reason; json_str "$socket" j_socket
@@ -298,11 +300,16 @@ lock_dir=$MOSAIC_HOME/fleet/run/locks
 [[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
   finish not_delivered "cannot open the send lock in $lock_dir"
-flock -w "$timeout" "$lock_fd" ||
-  finish not_delivered "other sends to $session held its lock for ${timeout}s"
-# Waiting for the lock does not eat into the time the delivery itself may take.
-now_us t
-deadline=$((t + timeout_us))
+# flock takes the lock on our descriptor in the background while the helpers below are set up;
+# nothing touches the pane before it has (wait_for_lock).
+flock -w "$timeout" "$lock_fd" &
+lock_pid=$!
+wait_for_lock() {
+  wait "$lock_pid" || finish not_delivered "other sends to $session held its lock for ${timeout}s"
+  # Waiting for the lock does not eat into the time the delivery itself may take.
+  now_us t
+  deadline=$((t + timeout_us))
+}
 
 # Evidence helpers. tmux's output is read into the array `snap` (mapfile: one line an element)
 # and the string work runs with LC_ALL=C: in a UTF-8 locale bash's patterns and substrings
@@ -336,18 +343,15 @@ placeholders_in() {  # placeholders_in TEXT VAR: paste placeholders in TEXT
 snap=()
 parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a capture whose last
   # line is the cursor's logical line (-J joins wrapped rows). Sets PREFIX_above (the screen above
-  # that line) and probe/placeholder counts in the cursor's line (PREFIX_cur_*) and in the
-  # RECENT_LINES above it (PREFIX_recent_*).
-  local LC_ALL=C IFS=$'\n' cur above recent n from=$(($3 - RECENT_LINES))
+  # that line), probe/placeholder counts in the cursor's line (PREFIX_cur_*), PREFIX_recent (the
+  # RECENT_LINES above it) and PREFIX_recent_line (see below). count_recent counts in the window.
+  local LC_ALL=C IFS=$'\n' cur n from=$(($3 - RECENT_LINES))
   ((from >= $2)) || from=$2
   cur=${snap[$3]}
-  above="${snap[*]:$2:$3-$2}"
-  recent="${snap[*]:from:$3-from}"
-  printf -v "${1}_above" '%s' "$above"
+  printf -v "${1}_above" '%s' "${snap[*]:$2:$3-$2}"
+  printf -v "${1}_recent" '%s' "${snap[*]:from:$3-from}"
   count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
-  count_of "$recent" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
   placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
-  placeholders_in "$recent" n; printf -v "${1}_recent_ph" '%s' "$n"
   # Lines in that window that end with the message's whole last line: the probe is only its
   # tail, which earlier messages may share, and then the window (which scrolls) need not show
   # one occurrence more. The screen's top line may be the rest of a line that began above it:
@@ -364,72 +368,96 @@ parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a c
   done
   printf -v "${1}_recent_line" '%s' "$n"
 }
-snapshot() {  # snapshot PREFIX: one tmux call captures down to the cursor row seen last time
-  # and reports the cursor row now; when they differ the cursor moved, and the capture is taken
-  # again at the new row. A non-empty array `lead` (tmux words ending in \;) runs first in the
-  # same call, once; when that call fails, enter_failed=1 and the error is in enter_err.
-  local y2 tries n
+count_recent() {  # count_recent PREFIX: probe and placeholder counts in PREFIX_recent (a scan of up
+  # to 20 long lines each: done only when the cheaper evidence is not enough)
+  local -n _window=${1}_recent
+  local n
+  count_of "$_window" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
+  placeholders_in "$_window" n; printf -v "${1}_recent_ph" '%s' "$n"
+}
+pane_lost=""
+snapshot() {  # snapshot PREFIX: one tmux call reads the cursor row, captures down to it (run-shell
+  # -C expands #{cursor_y} when it runs, so a cursor that moved since the last look needs no
+  # second call) and reports the cursor row again; when the two differ the cursor moved during
+  # the call, and it is taken again. Sets PREFIX_hist (the pane's history size: it changes when
+  # the screen scrolls). A pane that died or went away sets pane_lost (why).
+  local tries n y2 dead hist
   for tries in 1 2 3; do
-    if ! mosaic_tmux "${lead[@]}" capture-pane -p -J -t "$pane_id" -S 0 -E "$cursor_y" \; \
-        display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead}' >"$out_file" 2>&1; then
-      if ((${#lead[@]})); then enter_failed=1; IFS= read -r -d '' enter_err <"$out_file"; fi
-      lead=()
+    if ! mosaic_tmux run-shell -C -t "$pane_id" \
+        "display-message -p -t $pane_id #{cursor_y} ; capture-pane -p -J -t $pane_id -S 0 -E #{cursor_y}" \; \
+        display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead} #{history_size}' >"$out_file" 2>&1; then
+      IFS= read -r -d '' pane_lost <"$out_file"
+      pane_lost="the pane of $session went away: ${pane_lost//$'\n'/ }"
       return 1
     fi
-    lead=()
     mapfile -t snap <"$out_file"
     n=${#snap[@]}
-    ((n >= 2)) || return 1
-    y2=${snap[n - 1]}
-    [[ ${y2#* } == 0 ]] || return 1  # the pane died
-    [[ ${y2% *} == "$cursor_y" ]] && break
-    cursor_y=${y2% *}
+    ((n >= 3)) || return 1
+    read -r y2 dead hist <<<"${snap[n - 1]}"
+    if [[ $dead != 0 ]]; then pane_lost="the pane of $session died (its program exited)"; return 1; fi
+    [[ ${snap[0]} =~ ^[0-9]+$ ]] || return 1
+    [[ ${snap[0]} == "$y2" ]] && break
     ((tries < 3)) || return 1
   done
-  parse_snapshot "$1" 0 $((n - 2))
+  printf -v "${1}_hist" '%s' "$hist"
+  parse_snapshot "$1" 1 $((n - 2))
 }
 pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
   ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
 }
-settled_above=""
+settled_above="" settled_at=0
 submitted_evidence() {  # it left the cursor line, and the transcript above took it in
   snapshot e || return 1
   ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
-  if ((e_recent_probe > base_recent_probe || e_recent_ph > base_recent_ph ||
-    e_recent_line > base_recent_line)); then
+  ((e_recent_line > base_recent_line)) || count_recent e
+  if ((e_recent_line > base_recent_line || e_recent_probe > base_recent_probe ||
+    e_recent_ph > base_recent_ph)); then
     evidence=transcript  # the message (or its placeholder) shows once more above the input
     return 0
   fi
+  # The same text sent before can stand just where this one now stands (a long message whose
+  # visible tail repeats an earlier one's: the screens before and after look alike). Then the
+  # pane must have scrolled since the paste: the program printed it.
+  if ((e_recent_line > 0 && e_hist != p_hist)); then evidence=transcript; return 0; fi
   # Otherwise the program must have answered (pi without an API key prints an error instead of
   # the message): the screen above changed since the paste and then held still for one poll,
   # so a half-drawn transcript is not taken for an answer.
+  # "Still" means unchanged for at least POLL, however fast the looks come.
   [[ $e_above != "$p_above" ]] || return 1
-  if [[ $e_above == "$settled_above" ]]; then evidence=response; return 0; fi
-  settled_above=$e_above
+  local t
+  now_us t
+  if [[ $e_above == "$settled_above" ]]; then
+    ((t - settled_at >= poll_us)) || return 1
+    evidence=response
+    return 0
+  fi
+  settled_above=$e_above settled_at=$t
   return 1
 }
 # One tmux call loads the message into a uniquely named buffer, reads the pane's state and the
-# baseline screen (captured down to the cursor row the previous send to this pane ended on, kept
-# next to its lock) and pastes, but only when tmux finds the pane alive, in no mode and with its
-# cursor on that row (so the baseline is the screen the paste lands on). Otherwise nothing is
-# pasted yet: the mode is left, the baseline taken again at the right row, and then it is pasted.
-row_file=$lock_dir/send.${socket:-default}.$session.row
+# baseline screen (captured down to the cursor row: run-shell -C expands #{cursor_y} when it
+# runs, just before the paste, so the baseline is the screen the paste lands on) and pastes, but
+# only when tmux finds the pane alive and in no mode. Otherwise nothing is pasted yet: the mode
+# is left, the baseline taken again, and then it is pasted.
+# With the paste the same call hands the tmux server the Enter, to press after the Enter delay
+# (run-shell -b -d: a timer in the server, so the delay is measured from the paste itself and the
+# Enter costs no process of its own). We hold the pane's lock until the Enter has been pressed.
 out_file=$lock_dir/send.${socket:-default}.$session.out  # tmux's output; we hold the lock
-cursor_y=0
-[[ -r $row_file ]] && read -r cursor_y <"$row_file"
-[[ $cursor_y =~ ^[0-9]+$ ]] || cursor_y=0
 buffer="mosaic-send-$$-$RANDOM$RANDOM"
 marker="$buffer pasted"
 target="=$session:"
-paste_cmd="paste-buffer -p -r -d -b $buffer -t $target ; display-message -p '$marker'"
+# The Enter's command is expanded (#{pane_id}) when run-shell starts the timer, at the paste.
+enter_later="run-shell -b -d $ENTER_DELAY -t $target -C 'send-keys -t #{pane_id} Enter'"
+paste_cmd="paste-buffer -p -r -d -b $buffer -t $target ; $enter_later ; display-message -p '$marker'"
 ready='#{&&:#{==:#{pane_dead},0},#{==:#{pane_in_mode},0}}'
-((verify)) && ready="#{&&:#{==:#{cursor_y},$cursor_y},$ready}"
-state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{cursor_y} #{pane_tty}' \;
-  capture-pane -p -J -t "$target" -S 0 -E "$cursor_y" \; if-shell -F -t "$target" "$ready" "$paste_cmd")
+state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_tty}' \;
+  run-shell -C -t "$target" "capture-pane -p -J -t $target -S 0 -E #{cursor_y}" \;
+  if-shell -F -t "$target" "$ready" "$paste_cmd")
 # The text goes to tmux through a file only the fleet user can read (umask 077 above; written by
 # a builtin, no process): never on a command line, which other users could read in /proc.
 text_file=$lock_dir/send.${socket:-default}.$session.text
+wait_for_lock
 printf '%s' "$text" >"$text_file" || finish not_delivered "cannot write $text_file"
 mosaic_tmux load-buffer -b "$buffer" "$text_file" \; "${state[@]}" >"$out_file" 2>&1
 rc=$?
@@ -447,7 +475,7 @@ if ((last >= 2)) && [[ ${snap[last]} == "$marker" ]]; then
   pasted_now=1 buffer=""
   ((last--))
 fi
-read -r pane_id pane_dead pane_in_mode now_y pane_tty <<<"$info"
+read -r pane_id pane_dead pane_in_mode pane_tty <<<"$info"
 [[ $pane_id == %* ]] || finish no_session "no session $session: $info"
 if ((!pasted_now)); then
   ((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
@@ -460,11 +488,12 @@ if ((!pasted_now)); then
     done
     ((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
   fi
-  cursor_y=$now_y
   if ((verify)); then
     for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
+    count_recent base
   fi
-  mosaic_tmux paste-buffer -p -r -d -b "$buffer" -t "$pane_id" >"$out_file" 2>&1 || {
+  mosaic_tmux paste-buffer -p -r -d -b "$buffer" -t "$pane_id" \; \
+      run-shell -b -d "$ENTER_DELAY" -t "$pane_id" -C 'send-keys -t #{pane_id} Enter' >"$out_file" 2>&1 || {
     IFS= read -r -d '' out <"$out_file"
     finish not_delivered "tmux could not paste into $session: ${out//$'\n'/ }"
   }
@@ -472,6 +501,7 @@ if ((!pasted_now)); then
   now_us t_paste
 elif ((verify)); then
   parse_snapshot base 1 "$last"
+  count_recent base
 fi
 
 # A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
@@ -484,13 +514,16 @@ check_tty_echo() {
   return 0
 }
 
-sleep_until() {
+nap_us() { local frac; printf -v frac '%06d' $(($1 % 1000000)); nap "$(($1 / 1000000)).$frac"; }
+sleep_until() {  # sleep_until EPOCH_US. The kernel may end a sleep late by 0.1% of its length
+  # (timer slack): a long sleep stops 2 ms short and the rest is slept separately.
   local t; now_us t
-  (($1 > t)) || return 0
-  local frac
-  t=$(($1 - t)); printf -v frac '%06d' $((t % 1000000)); nap "$((t / 1000000)).$frac"
+  if (($1 - t > 10000)); then nap_us $(($1 - t - 2000)); now_us t; fi
+  (($1 > t)) && nap_us $(($1 - t))
+  return 0
 }
 to_us "$ENTER_DELAY" delay_us
+to_us "$POLL" poll_us
 
 # Work that only the verdict needs is done while the Enter delay runs anyway.
 digest=$(printf '%s' "$text" | sha256sum)
@@ -503,41 +536,46 @@ if ((verify)); then
   ((paste_deadline > t_paste + delay_us)) || paste_deadline=$((t_paste + delay_us))
   while :; do
     pasted_evidence && { pasted=1; break; }
+    [[ -n $pane_lost ]] && finish not_delivered "$pane_lost"
     now_us t
     ((t < paste_deadline)) || break
     nap "$POLL"
   done
 fi
-sleep_until $((t_paste + delay_us))
-if ((!verify || !pasted)); then
-  mosaic_tmux send-keys -t "$pane_id" Enter >"$out_file" 2>&1 || {
-    IFS= read -r -d '' out <"$out_file"
-    finish not_delivered "the paste reached $session but Enter failed: ${out//$'\n'/ }"
-  }
+# The server presses Enter at the delay, timed from the paste (before the paste call returned).
+# The first look for evidence starts LOOK_LEAD_US early: a tmux call takes longer than that to
+# reach the server. (A look that still comes too early sees the message at the cursor and is
+# simply followed by another.)
+if ((verify && pasted)); then
+  sleep_until $((t_paste + delay_us - LOOK_LEAD_US))
+else
+  # This call, answered after the Enter, tells whether the pane was still there to take it.
+  sleep_until $((t_paste + delay_us))
+  mosaic_tmux display-message -p -t "$pane_id" '#{pane_dead}' >"$out_file" 2>&1
+  IFS= read -r -d '' out <"$out_file"
+  [[ $out == 0$'\n' ]] || finish not_delivered "the paste reached $session but its pane was gone at Enter: ${out//$'\n'/ }"
   ((verify)) || finish unconfirmed "sent without verification (--no-verify)"
   finish unconfirmed "the message never showed at the input cursor of $session"
 fi
-# Enter, a short wait and the first look at the screen go in one tmux call.
-lead=(send-keys -t "$pane_id" Enter \; run-shell -d "$FIRST_LOOK" \;)
-enter_failed=0 enter_err=""
 # An Enter that a TUI still counted as part of the paste leaves the message in its input box:
 # when it is still there after max(1 s, 3 x delay), Enter is pressed once more (an empty input
 # ignores it).
 now_us t
+fast_until=$((t + FAST_SPAN_US))
 retry_at=$((t + (3 * delay_us > 1000000 ? 3 * delay_us : 1000000)))
-e_cur_probe=0 e_cur_ph=0
+e_cur_probe=0 e_cur_ph=0 e_recent_probe=0 e_recent_ph=0
 while :; do
   if submitted_evidence; then
     ((tty_echoes)) && finish unconfirmed "the terminal of $session echoes input itself; no program proved it read the message"
     finish delivered
   fi
-  ((enter_failed)) && finish not_delivered "the paste reached $session but Enter failed: ${enter_err//$'\n'/ }"
+  [[ -n $pane_lost ]] && finish not_delivered "the paste reached $session, but then: $pane_lost"
   now_us t
   ((t < deadline)) || break
   if ((retry_at && t >= retry_at)) && ((e_cur_probe > base_cur_probe || e_cur_ph > base_cur_ph)); then
     mosaic_tmux send-keys -t "$pane_id" Enter >/dev/null 2>&1
     retry_at=0
   fi
-  nap "$POLL"
+  if ((t < fast_until)); then nap "$FAST_POLL"; else nap "$POLL"; fi
 done
 finish unconfirmed "the message was pasted but did not leave the input area of $session within ${timeout}s"
