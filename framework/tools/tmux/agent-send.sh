@@ -1,4 +1,4 @@
-#!/usr/bin/env bash
+#!/bin/bash
 # shellcheck disable=SC2154  # the evidence helpers assign their results through printf -v
 # agent-send.sh - deliver one message into a fleet agent's tmux pane: literally, serialized, verified.
 #
@@ -71,6 +71,7 @@ POLL=0.01
 FAST_POLL=0.002   # seconds between looks in the first FAST_SPAN_US after Enter (a program's answer
 FAST_SPAN_US=60000  # to Enter usually lands within milliseconds); later looks wait POLL
 LOOK_LEAD_US=1000  # the first look after Enter starts this early (see there)
+SETTLE_US=50000   # how long a changed screen must hold still to count as the program's answer
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
 
@@ -421,14 +422,14 @@ submitted_evidence() {  # it left the cursor line, and the transcript above took
   # pane must have scrolled since the paste: the program printed it.
   if ((e_recent_line > 0 && e_hist != p_hist)); then evidence=transcript; return 0; fi
   # Otherwise the program must have answered (pi without an API key prints an error instead of
-  # the message): the screen above changed since the paste and then held still for one poll,
-  # so a half-drawn transcript is not taken for an answer.
-  # "Still" means unchanged for at least POLL, however fast the looks come.
+  # the message): the screen above changed since the paste and then held still for SETTLE_US,
+  # so a half-drawn transcript (a long echo stalls for milliseconds on a busy host) is not
+  # taken for an answer.
   [[ $e_above != "$p_above" ]] || return 1
   local t
   now_us t
   if [[ $e_above == "$settled_above" ]]; then
-    ((t - settled_at >= poll_us)) || return 1
+    ((t - settled_at >= SETTLE_US)) || return 1
     evidence=response
     return 0
   fi
@@ -523,7 +524,6 @@ sleep_until() {  # sleep_until EPOCH_US. The kernel may end a sleep late by 0.1%
   return 0
 }
 to_us "$ENTER_DELAY" delay_us
-to_us "$POLL" poll_us
 
 # Work that only the verdict needs is done while the Enter delay runs anyway.
 digest=$(printf '%s' "$text" | sha256sum)
