@@ -104,6 +104,18 @@ def test_a_pane_that_dies_after_the_paste_is_not_delivered(start_agent, fleet_en
     assert took < 2
 
 
+def test_no_verify_to_a_pane_that_dies_after_the_paste_is_not_delivered(
+        start_agent, fleet_env, socket_name, tmp_path):
+    # Without verification the one call after the delay still tells that nothing took the Enter.
+    script = tmp_path / "paste_then_exit.py"
+    script.write_text(PASTE_THEN_EXIT)
+    agent = start_agent("quitter", command="exec python3 %s" % script, ready="ready>")
+    agent.tmux("set-option", "-t", "=quitter:", "remain-on-exit", "on")
+    rc, report, _err, took = send(fleet_env, "quitter", "goodbye", "--no-verify", socket=socket_name)
+    assert rc == 4 and report["outcome"] == "not_delivered", report
+    assert took < 2
+
+
 def test_the_enter_comes_even_when_the_sender_is_killed_after_the_paste(start_agent, fleet_env, socket_name):
     # tmux itself presses Enter at the delay (a timer set with the paste), so a sender that dies
     # in between leaves a whole message, submitted, not a half-typed one in the input.
@@ -378,15 +390,20 @@ exec sh -c "$*"
 """
 
 
-def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(
-        start_agent, fleet_env, socket_name, tmp_path):
-    agent = start_agent("coder0")
+def fake_ssh_env(fleet_env, tmp_path, **extra):
+    """fleet_env with FAKE_SSH first on PATH as ``ssh`` (its argv logged to tmp_path/ssh.args)."""
     bindir = tmp_path / "bin"
     bindir.mkdir()
     (bindir / "ssh").write_text(FAKE_SSH)
     (bindir / "ssh").chmod(0o755)
-    env = dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
-               MOSAIC_AGENT_NAME="planner")
+    return dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
+                **extra)
+
+
+def test_remote_send_runs_the_remote_tool_with_the_message_on_stdin(
+        start_agent, fleet_env, socket_name, tmp_path):
+    agent = start_agent("coder0")
+    env = fake_ssh_env(fleet_env, tmp_path, MOSAIC_AGENT_NAME="planner")
     message = "over ssh: $(touch %s) `id` 'q' \"dq\" ; C-c\nsecond line %%s \\n" % (tmp_path / "pwned")
     rc, report, err, _took = send(env, "coder0", message, "-H", "fleet@web2", socket=socket_name)
     assert rc == 0 and report["outcome"] == "delivered", (report, err)
@@ -447,12 +464,7 @@ def test_preamble_hosts_are_fleet_host_names(start_agent, fleet_env, socket_name
 
 def test_remote_send_names_the_destination_by_its_env_file(start_agent, fleet_env, socket_name, tmp_path):
     agent = start_agent("coder0")
-    bindir = tmp_path / "bin"
-    bindir.mkdir()
-    (bindir / "ssh").write_text(FAKE_SSH)
-    (bindir / "ssh").chmod(0o755)
-    env = dict(fleet_env, PATH="%s:%s" % (bindir, fleet_env["PATH"]), FAKE_SSH_LOG=str(tmp_path / "ssh.args"),
-               MOSAIC_AGENT_NAME="planner", MOSAIC_AGENT_HOST="lead-box")
+    env = fake_ssh_env(fleet_env, tmp_path, MOSAIC_AGENT_NAME="planner", MOSAIC_AGENT_HOST="lead-box")
     rc, report, err, _took = send(env, "coder0", "no env file there", "-H", "fleet@10.1.2.3", socket=socket_name)
     assert rc == 0, (report, err)
     assert report["preamble"] == "[lead-box:planner -> 10.1.2.3:coder0] "

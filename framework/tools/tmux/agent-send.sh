@@ -67,13 +67,16 @@ SELF=${BASH_SOURCE[0]}
 TOOLS_DIR=${SELF%/*/*}
 MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
-POLL=0.01
-FAST_POLL=0.002   # seconds between looks in the first FAST_SPAN_US after Enter (a program's answer
-FAST_SPAN_US=60000  # to Enter usually lands within milliseconds); later looks wait POLL
+POLL_US=10000
+FAST_POLL_US=2000  # between looks in the first FAST_SPAN_US after Enter (a program's answer to
+FAST_SPAN_US=60000  # Enter usually lands within milliseconds); later looks wait POLL_US
 LOOK_LEAD_US=1000  # the first look after Enter starts this early (see there)
 SETTLE_US=50000   # how long a changed screen must hold still to count as the program's answer
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
+SOCKET_RE='^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$'  # empty: the default socket
+SOURCE_RE='^[A-Za-z0-9_][A-Za-z0-9_.@-]*$'
+HOST_RE='^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
 
 # THE shell socket rule lives in lib.sh (mosaic_tmux); the inline copy only covers a tree
 # without it and must stay identical: -L only for a non-empty socket name.
@@ -102,9 +105,11 @@ to_us() {  # to_us SECONDS VAR: "2.5" -> 2500000 (the caller has checked the for
 # A sleep without a process per call: read with a timeout from a pipe nobody writes to (opened
 # on first use, which falls inside the Enter delay).
 nap_fd=""
-nap() {
+nap() {  # nap MICROSECONDS
+  local frac
   [[ -n $nap_fd ]] || exec {nap_fd}<> <(:)
-  read -r -t "$1" -u "$nap_fd" _ || :
+  printf -v frac '%06d' $(($1 % 1000000))
+  read -r -t "$(($1 / 1000000)).$frac" -u "$nap_fd" _ || :
 }
 
 byte_length() { local LC_ALL=C; printf -v "$2" '%s' "${#1}"; }
@@ -153,11 +158,10 @@ done
 [[ -n $session ]] || usage_error "-s session is required"
 [[ $session =~ $NAME_RE ]] || usage_error "invalid session name: $session"
 ((have_message)) || usage_error "-m message (or -m - for stdin) is required"
-[[ $socket =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$ ]] || usage_error "invalid socket name: $socket"
+[[ $socket =~ $SOCKET_RE ]] || usage_error "invalid socket name: $socket"
 [[ -z $remote || $remote =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_][A-Za-z0-9_.:-]*$ ]] ||
   usage_error "invalid -H destination: $remote (expected user@host)"
-[[ -z $source || $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || usage_error "invalid source name: $source"
-HOST_RE='^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
+[[ -z $source || $source =~ $SOURCE_RE ]] || usage_error "invalid source name: $source"
 [[ -z $src_host || $src_host =~ $HOST_RE ]] || usage_error "invalid source host: $src_host"
 [[ -z $dst_hint || $dst_hint =~ $HOST_RE ]] || usage_error "invalid destination host: $dst_hint"
 if [[ ! $timeout =~ ^[0-9]+(\.[0-9]+)?$ || $timeout =~ ^0+(\.0+)?$ ]]; then
@@ -172,12 +176,11 @@ while [[ -n $message && ${message: -1} == [[:space:]] ]]; do message=${message%?
 
 now_us t_start
 to_us "$timeout" timeout_us
-deadline=$((t_start + timeout_us))
 
 if [[ -z $source ]]; then
   source=${MOSAIC_AGENT_NAME:-}
   if [[ -z $source && -n ${TMUX:-} ]]; then source=$(tmux display-message -p '#S' 2>/dev/null) || source=""; fi
-  [[ $source =~ ^[A-Za-z0-9_][A-Za-z0-9_.@-]*$ ]] || source=operator
+  [[ $source =~ $SOURCE_RE ]] || source=operator
 fi
 # From here on "no socket" means the default socket, not the server of the pane we run in.
 unset TMUX
@@ -286,7 +289,7 @@ if [[ -r $env_file ]]; then
     if [[ $line == MOSAIC_AGENT_HOST=* ]]; then
       [[ $value =~ $HOST_RE ]] && dst_host=$value
     else
-      [[ $value =~ ^[A-Za-z0-9_.-]*$ ]] && socket=$value
+      [[ $value =~ $SOCKET_RE ]] && socket=$value
     fi
   done <"$env_file"
 fi
@@ -302,15 +305,9 @@ lock_dir=$MOSAIC_HOME/fleet/run/locks
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
   finish not_delivered "cannot open the send lock in $lock_dir"
 # flock takes the lock on our descriptor in the background while the helpers below are set up;
-# nothing touches the pane before it has (wait_for_lock).
+# nothing touches the pane before we have waited for it.
 flock -w "$timeout" "$lock_fd" &
 lock_pid=$!
-wait_for_lock() {
-  wait "$lock_pid" || finish not_delivered "other sends to $session held its lock for ${timeout}s"
-  # Waiting for the lock does not eat into the time the delivery itself may take.
-  now_us t
-  deadline=$((t + timeout_us))
-}
 
 # Evidence helpers. tmux's output is read into the array `snap` (mapfile: one line an element)
 # and the string work runs with LC_ALL=C: in a UTF-8 locale bash's patterns and substrings
@@ -439,8 +436,8 @@ submitted_evidence() {  # it left the cursor line, and the transcript above took
 # One tmux call loads the message into a uniquely named buffer, reads the pane's state and the
 # baseline screen (captured down to the cursor row: run-shell -C expands #{cursor_y} when it
 # runs, just before the paste, so the baseline is the screen the paste lands on) and pastes, but
-# only when tmux finds the pane alive and in no mode. Otherwise nothing is pasted yet: the mode
-# is left, the baseline taken again, and then it is pasted.
+# only when tmux finds the pane alive and in no mode. A pane in a mode is taken out of it and
+# the call made again (the buffer is loaded only the first time).
 # With the paste the same call hands the tmux server the Enter, to press after the Enter delay
 # (run-shell -b -d: a timer in the server, so the delay is measured from the paste itself and the
 # Enter costs no process of its own). We hold the pane's lock until the Enter has been pressed.
@@ -452,55 +449,45 @@ target="=$session:"
 enter_later="run-shell -b -d $ENTER_DELAY -t $target -C 'send-keys -t #{pane_id} Enter'"
 paste_cmd="paste-buffer -p -r -d -b $buffer -t $target ; $enter_later ; display-message -p '$marker'"
 ready='#{&&:#{==:#{pane_dead},0},#{==:#{pane_in_mode},0}}'
-state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_in_mode} #{pane_tty}' \;
+state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_tty}' \;
   run-shell -C -t "$target" "capture-pane -p -J -t $target -S 0 -E #{cursor_y}" \;
   if-shell -F -t "$target" "$ready" "$paste_cmd")
 # The text goes to tmux through a file only the fleet user can read (umask 077 above; written by
 # a builtin, no process): never on a command line, which other users could read in /proc.
 text_file=$lock_dir/send.${socket:-default}.$session.text
-wait_for_lock
+wait "$lock_pid" || finish not_delivered "other sends to $session held its lock for ${timeout}s"
+# Waiting for the lock does not eat into the time the delivery itself may take.
+now_us t
+deadline=$((t + timeout_us))
 printf '%s' "$text" >"$text_file" || finish not_delivered "cannot write $text_file"
-mosaic_tmux load-buffer -b "$buffer" "$text_file" \; "${state[@]}" >"$out_file" 2>&1
-rc=$?
-: >"$text_file"
-now_us t_paste
-if ((rc != 0)); then
-  IFS= read -r -d '' out <"$out_file"
-  finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
-fi
-mapfile -t snap <"$out_file"
-info=${snap[0]:-}
-last=$((${#snap[@]} - 1))
+load=(load-buffer -b "$buffer" "$text_file" \;)
 pasted_now=0
-if ((last >= 2)) && [[ ${snap[last]} == "$marker" ]]; then
-  pasted_now=1 buffer=""
-  ((last--))
-fi
-read -r pane_id pane_dead pane_in_mode pane_tty <<<"$info"
-[[ $pane_id == %* ]] || finish no_session "no session $session: $info"
-if ((!pasted_now)); then
-  ((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
-  if ((pane_in_mode)); then
-    for _ in 1 2 3; do
-      mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
-      pane_in_mode=$(mosaic_tmux display-message -p -t "$pane_id" '#{pane_in_mode}') ||
-        finish no_session "session $session went away"
-      ((pane_in_mode)) || break
-    done
-    ((pane_in_mode == 0)) || finish not_delivered "could not leave the mode the pane of $session is in"
-  fi
-  if ((verify)); then
-    for _ in 1 2 3 4 5; do snapshot base && break; done || finish not_delivered "cannot read the pane of $session"
-    count_recent base
-  fi
-  mosaic_tmux paste-buffer -p -r -d -b "$buffer" -t "$pane_id" \; \
-      run-shell -b -d "$ENTER_DELAY" -t "$pane_id" -C 'send-keys -t #{pane_id} Enter' >"$out_file" 2>&1 || {
-    IFS= read -r -d '' out <"$out_file"
-    finish not_delivered "tmux could not paste into $session: ${out//$'\n'/ }"
-  }
-  buffer=""
+for _ in 1 2 3 4; do
+  mosaic_tmux "${load[@]}" "${state[@]}" >"$out_file" 2>&1
+  rc=$?
   now_us t_paste
-elif ((verify)); then
+  ((${#load[@]})) && : >"$text_file"
+  load=()
+  if ((rc != 0)); then
+    IFS= read -r -d '' out <"$out_file"
+    finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
+  fi
+  mapfile -t snap <"$out_file"
+  info=${snap[0]:-}
+  last=$((${#snap[@]} - 1))
+  read -r pane_id pane_dead pane_tty <<<"$info"
+  [[ $pane_id == %* ]] || finish no_session "no session $session: $info"
+  if ((last >= 2)) && [[ ${snap[last]} == "$marker" ]]; then
+    pasted_now=1 buffer=""
+    ((last--))
+    break
+  fi
+  ((pane_dead == 0)) || finish not_delivered "the pane of $session is dead (its program exited)"
+  # In a mode (copy mode, a chooser): leave it, and the call is made again.
+  mosaic_tmux send-keys -X -t "$pane_id" cancel >/dev/null 2>&1
+done
+((pasted_now)) || finish not_delivered "could not leave the mode the pane of $session is in"
+if ((verify)); then
   parse_snapshot base 1 "$last"
   count_recent base
 fi
@@ -515,12 +502,11 @@ check_tty_echo() {
   return 0
 }
 
-nap_us() { local frac; printf -v frac '%06d' $(($1 % 1000000)); nap "$(($1 / 1000000)).$frac"; }
 sleep_until() {  # sleep_until EPOCH_US. The kernel may end a sleep late by 0.1% of its length
   # (timer slack): a long sleep stops 2 ms short and the rest is slept separately.
   local t; now_us t
-  if (($1 - t > 10000)); then nap_us $(($1 - t - 2000)); now_us t; fi
-  (($1 > t)) && nap_us $(($1 - t))
+  if (($1 - t > 10000)); then nap $(($1 - t - 2000)); now_us t; fi
+  (($1 > t)) && nap $(($1 - t))
   return 0
 }
 to_us "$ENTER_DELAY" delay_us
@@ -539,7 +525,7 @@ if ((verify)); then
     [[ -n $pane_lost ]] && finish not_delivered "$pane_lost"
     now_us t
     ((t < paste_deadline)) || break
-    nap "$POLL"
+    nap "$POLL_US"
   done
 fi
 # The server presses Enter at the delay, timed from the paste (before the paste call returned).
@@ -576,6 +562,6 @@ while :; do
     mosaic_tmux send-keys -t "$pane_id" Enter >/dev/null 2>&1
     retry_at=0
   fi
-  if ((t < fast_until)); then nap "$FAST_POLL"; else nap "$POLL"; fi
+  if ((t < fast_until)); then nap "$FAST_POLL_US"; else nap "$POLL_US"; fi
 done
 finish unconfirmed "the message was pasted but did not leave the input area of $session within ${timeout}s"
