@@ -23,7 +23,6 @@ from framework_util import wait_for
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
 
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RESULT = re.compile(r"^localhost \| (SUCCESS|FAILED!) => (\{.*?^\})$", re.M | re.S)
 
 
@@ -300,7 +299,7 @@ def test_ansible_adhoc_fails_clearly_without_a_roster(fleet_env, tmp_path):
     assert "cannot read the rendered roster" in result["msg"] and "mosaic.fleet.fleet" in result["msg"]
 
 
-def run_playbook(env, tmp_path, extra):
+def run_playbook(env, tmp_path, extra, options=()):
     inventory = tmp_path / "inventory.ini"
     inventory.write_text(
         "[fleet]\n"
@@ -308,13 +307,41 @@ def run_playbook(env, tmp_path, extra):
         # nothing listens on port 9 (discard) here: an unreachable host, fast
         "%s\n" % (sys.executable, extra.pop("unreachable", "")))
     binary = os.path.join(os.path.dirname(sys.executable), "ansible-playbook")
-    argv = [binary, "-i", str(inventory), os.path.join(REPO, "playbooks", "ps.yml")]
+    argv = [binary, "-i", str(inventory), "mosaic.fleet.ps"] + list(options)
     for key, value in extra.items():
         argv += ["-e", "%s=%s" % (key, value)]
     proc = subprocess.run(argv, env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=180,
                           check=False)
     assert "Traceback" not in proc.stdout + proc.stderr
     return proc
+
+
+TABLE_START = re.compile(r"^HOST +TENANT +AGENT +CLASS +RUNTIME +UNIT +SESSION +HEARTBEAT +HEALTH +DRIFT$")
+TABLE_END = re.compile(r"^(OK|NOT OK): ")
+
+
+def shown_table(output):
+    """The table's lines exactly as ps.yml prints them: header line through the OK/NOT OK line.
+
+    Also checks that they are plain text (no JSON quoting) and that the columns line up.
+    """
+    lines = output.splitlines()
+    starts = [i for i, line in enumerate(lines) if TABLE_START.match(line)]
+    assert len(starts) == 1, "the table header (at column 0, once) is not in:\n" + output
+    end = next(i for i in range(starts[0], len(lines)) if TABLE_END.match(lines[i]))
+    table = lines[starts[0]:end + 1]
+    for line in table:
+        assert '"' not in line and not line.endswith(",") and not line.startswith(" "), line
+    # Every row has its cells where the header's columns start: two spaces before, a cell at.
+    header = table[0]
+    columns = [m.start() for m in re.finditer(r"\S+", header)]
+    rows = table[1:table.index("")] if "" in table else table[1:]
+    rows = [row for row in rows if not re.match(r"^\S+: (unreachable|error): ", row)]
+    assert rows, table
+    for row in rows:
+        for start in columns[1:]:
+            assert row[start - 2:start] == "  " and row[start] != " ", (row, start)
+    return table
 
 
 def test_playbook_table_json_and_exit_code(fleet, fleet_env, tmp_path):
@@ -327,11 +354,8 @@ def test_playbook_table_json_and_exit_code(fleet, fleet_env, tmp_path):
 
     proc = run_playbook(env, tmp_path, dict(common))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    table = [line.strip().strip('",') for line in proc.stdout.splitlines()]
-    header = [line for line in table if line.startswith("HOST ")]
-    assert header and header[0].split() == ["HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION",
-                                            "HEARTBEAT", "HEALTH", "DRIFT"]
-    rows = [line.split() for line in table if line.startswith("localhost ") and "ok=" not in line]
+    table = shown_table(proc.stdout)
+    rows = [line.split() for line in table if line.startswith("localhost ")]
     assert [r[2] for r in rows] == ["enhancer", "orchestrator", "worker"]
     assert all(r[1] == "acme" and r[5] == "(tmux)" and r[6] == "yes" and r[8] == "healthy" for r in rows)
     assert "OK: every agent is healthy" in table
@@ -345,14 +369,117 @@ def test_playbook_table_json_and_exit_code(fleet, fleet_env, tmp_path):
         "ghost ansible_host=127.0.0.1 ansible_port=9 ansible_user=nobody "
         "ansible_ssh_common_args='-o ConnectTimeout=3 -o StrictHostKeyChecking=no'")))
     assert proc.returncode != 0
-    table = [line.strip().strip('",') for line in proc.stdout.splitlines()]
-    rows = dict((line.split()[2], line.split()) for line in table
-                if line.startswith("localhost ") and "ok=" not in line)
+    table = shown_table(proc.stdout)
+    rows = dict((line.split()[2], line.split()) for line in table if line.startswith("localhost "))
     assert rows["enhancer"][8] == "missing" and rows["worker"][8] == "healthy"
-    assert [line.split()[8] for line in table if line.startswith("ghost ") and "ok=" not in line] == ["unreachable"]
+    assert [line.split()[8] for line in table if line.startswith("ghost ")] == ["unreachable"]
     assert any(line.startswith("NOT OK: 1 agent not healthy") for line in table)
     data = json.loads(out.read_text())
     assert data["summary"]["ok"] is False
     assert data["summary"]["problems"] == ["localhost/enhancer: missing"]
     assert data["summary"]["unreachable_hosts"] == ["ghost"]
     assert "localhost/enhancer: missing" in proc.stdout
+
+
+# A stdout callback that prints one JSON document, like ansible.posix.json (not in ansible-core).
+JSON_CALLBACK = '''
+import json
+from ansible.plugins.callback import CallbackBase
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "stdout"
+    CALLBACK_NAME = "json"
+
+    def __init__(self, *args, **kwargs):
+        super(CallbackModule, self).__init__(*args, **kwargs)
+        self.results = []
+
+    def v2_runner_on_ok(self, result, **kwargs):
+        self.results.append({"task": result._task.get_name(), "result": result._result})
+
+    def v2_playbook_on_stats(self, stats):
+        self._display.display(json.dumps({"results": self.results}, default=str))
+'''
+
+
+def test_playbook_table_is_plain_text_under_every_callback(fleet, fleet_env, tmp_path):
+    """The table exactly as an operator sees it: plain lines under the task's banner, aligned."""
+    fleet.start("orchestrator", "enhancer", "worker")
+    wait_for(lambda: all_healthy(fleet), what="every stub healthy")
+    assert fleet.tmux("kill-session", "-t", "=worker").returncode == 0
+    env = ansible_env(fleet_env, tmp_path)
+    common = {"mosaic_fleet_mosaic_home": fleet.mosaic_home, "mosaic_fleet_supervisor": "tmux"}
+    expected = [
+        r"HOST       TENANT  AGENT         CLASS         RUNTIME  UNIT    SESSION  HEARTBEAT  HEALTH   DRIFT",
+        r"localhost  acme    enhancer      enhancer      stub     \(tmux\)  yes      \d+s +healthy  -",
+        r"localhost  acme    orchestrator  orchestrator  stub     \(tmux\)  yes      \d+s +healthy  -",
+        r"localhost  acme    worker        worker        stub     \(tmux\)  no       \d+s +missing  -",
+        r"",
+        r"3 agents on 1 host: 2 healthy, 1 missing",
+        r"NOT OK: 1 agent not healthy",
+    ]
+
+    def check(output):
+        table = shown_table(output)
+        assert len(table) == len(expected), table
+        for line, pattern in zip(table, expected):
+            assert re.fullmatch(pattern, line), (line, pattern)
+        return output.splitlines().index(table[0])
+
+    # The default callback, as configured by nobody: banner, the table, then the task's status.
+    proc = run_playbook(env, tmp_path, dict(common))
+    assert proc.returncode == 2, proc.stdout + proc.stderr
+    first = check(proc.stdout)
+    lines = proc.stdout.splitlines()
+    assert lines[first - 1].startswith("TASK [Show the fleet] ***")
+    assert lines[first + len(expected)] == "ok: [localhost]"
+    assert "msg" not in "\n".join(lines[first - 1:first + len(expected) + 1])
+
+    # -v shows the action's result, which does not repeat the table; --check prints it the same.
+    proc = run_playbook(env, tmp_path, dict(common), ["-v"])
+    first = check(proc.stdout)
+    assert proc.stdout.splitlines()[first + len(expected)] == 'ok: [localhost] => {"changed": false}'
+    proc = run_playbook(env, tmp_path, dict(common), ["--check"])
+    check(proc.stdout)
+
+    for callback in ("minimal", "oneline"):
+        proc = run_playbook(dict(env, ANSIBLE_STDOUT_CALLBACK=callback), tmp_path, dict(common))
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        check(proc.stdout)
+
+    # A callback that prints JSON for programs keeps stdout one document; the table is on stderr.
+    plugins = tmp_path / "callbacks"
+    plugins.mkdir()
+    (plugins / "json.py").write_text(JSON_CALLBACK)
+    proc = run_playbook(dict(env, ANSIBLE_STDOUT_CALLBACK="json", ANSIBLE_CALLBACK_PLUGINS=str(plugins)),
+                        tmp_path, dict(common))
+    document = json.loads(proc.stdout)
+    assert "Show the fleet" in [r["task"] for r in document["results"]]
+    check(proc.stderr)
+
+
+def test_table_action_adhoc_prints_and_refuses_bad_records(fleet_env, tmp_path):
+    env = ansible_env(fleet_env, tmp_path)
+    binary = os.path.join(os.path.dirname(sys.executable), "ansible")
+
+    def adhoc(args):
+        proc = subprocess.run([binary, "localhost", "-m", "mosaic.fleet.fleet_ps_table", "-a", json.dumps(args)],
+                              env=env, cwd=str(tmp_path), capture_output=True, text=True, timeout=120, check=False)
+        assert "Traceback" not in proc.stdout + proc.stderr
+        return proc
+
+    record = {"kind": "agent", "host": "web1", "name": "coder0", "tenant_id": "acme", "class": "coder",
+              "runtime": "stub", "supervisor": "tmux", "session_exists": True, "pane_dead": False,
+              "heartbeat_age": 3, "health": "healthy", "drift": False}
+    proc = adhoc({"records": [record], "summary": False})
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert proc.stdout.splitlines()[:2] == [
+        "HOST  TENANT  AGENT   CLASS  RUNTIME  UNIT    SESSION  HEARTBEAT  HEALTH   DRIFT",
+        "web1  acme    coder0  coder  stub     (tmux)  yes      3s         healthy  -"]
+    assert "OK: every agent is healthy" not in proc.stdout
+
+    proc = adhoc({"records": [{"health": "healthy"}]})
+    assert proc.returncode != 0
+    assert "cannot render the records" in proc.stdout and "fleet_ps_records" in proc.stdout

@@ -1,4 +1,4 @@
-"""The fleet-wide report filters (plugins/filter/fleet_ps.py): records, summary, table."""
+"""The fleet-wide report (plugins/module_utils/ps_report.py) and its filters: records, summary, table."""
 
 import json
 import os
@@ -6,7 +6,11 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.mosaic.fleet.plugins.filter import fleet_ps as report
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.mosaic.fleet.plugins.action import fleet_ps_table as table_action
+from ansible_collections.mosaic.fleet.plugins.filter import fleet_ps as filters
+from ansible_collections.mosaic.fleet.plugins.module_utils import ps_report as report
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ps")
 
@@ -126,9 +130,26 @@ def test_session_cell():
 
 
 def test_records_rejects_a_non_mapping():
-    with pytest.raises(Exception, match="mapping of host"):
+    with pytest.raises(TypeError, match="mapping of host"):
         report.fleet_ps_records([1, 2])
+    with pytest.raises(AnsibleFilterError, match="mapping of host"):
+        filters.fleet_ps_records([1, 2])
 
 
-def test_filters_are_registered():
-    assert set(report.FilterModule().filters()) == {"fleet_ps_records", "fleet_ps_summary", "fleet_ps_table"}
+def test_filters_are_registered_and_render_the_shared_report():
+    registered = filters.FilterModule().filters()
+    assert set(registered) == {"fleet_ps_records", "fleet_ps_summary", "fleet_ps_table"}
+    records = registered["fleet_ps_records"](RESULTS)
+    assert records == report.fleet_ps_records(RESULTS)
+    assert registered["fleet_ps_summary"](records) == report.fleet_ps_summary(records)
+    assert registered["fleet_ps_table"](records) == report.fleet_ps_table(records)
+    assert registered["fleet_ps_table"](records, False) == report.fleet_ps_table(records, summary=False)
+
+
+@pytest.mark.parametrize("callback, programs", [
+    ("default", False), ("ansible.builtin.default", False), ("minimal", False), ("oneline", False),
+    ("community.general.yaml", False), (None, False), ("json", True), ("ansible.posix.json", True),
+    ("ansible.posix.jsonl", True),
+])
+def test_table_action_sends_the_table_to_stderr_only_beside_json_callbacks(callback, programs):
+    assert table_action.stdout_is_for_programs(callback) is programs
