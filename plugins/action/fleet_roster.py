@@ -11,6 +11,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import mandate
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
 
 ARGUMENT_SPEC = dict(
@@ -66,8 +67,13 @@ class ActionModule(ActionBase):
                             % (source, len(violations), "" if len(violations) == 1 else "s",
                                fleet_roster.format_violations(violations)),
                         violations=[dict(path=v.path, message=v.message) for v in violations])
+        operator_mandates = mandate.operator_mandates(normalized)
         result.update(roster=normalized, placement=fleet_roster.placement(normalized),
-                      agent_count=len(normalized["agents"]), source=source)
+                      agent_count=len(normalized["agents"]), source=source,
+                      operator_mandates=operator_mandates)
+        if operator_mandates:
+            result["warnings"] = list(result.get("warnings") or []) + [
+                mandate.operator_mandate_warning(entry) for entry in operator_mandates]
         return result
 
     def _load(self, args):

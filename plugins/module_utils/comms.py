@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import shlex
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import mandate
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import socket_args
 
-# Where agent-send.sh lives for the fleet user (MOSAIC_HOME/tools/tmux/agent-send.sh).
-SEND_TOOL = "~/.config/mosaic/tools/tmux/agent-send.sh"
+# MOSAIC_HOME as a sheet shows it by default, and agent-send.sh under it.
+HOME_SHOWN = "~/.config/mosaic"
+SEND_TOOL = HOME_SHOWN + "/tools/tmux/agent-send.sh"
 MESSAGE_PLACEHOLDER = '"..."'
 
 
@@ -45,6 +47,20 @@ def _socket_phrase(socket):
         else "the default tmux socket (no `-L`)"
 
 
+def mandate_line(klass, home=HOME_SHOWN):
+    """The sheet's line naming the file(s) that hold the mandate of ``klass`` (mandate.py's rule)."""
+    framework = mandate.framework_mandate(klass)
+    local = "`%s/%s`" % (home, mandate.local_mandate(klass))
+    if framework is None:
+        return ("- Mandate: %s, written by your operator (the framework ships no `%s` role). If it "
+                "is missing, ask the orchestrator for your mandate before you take on work."
+                % (local, klass))
+    role = mandate.mandate_role(klass)
+    alias = "" if role == klass else "class `%s` is the framework's `%s` role: " % (klass, role)
+    return ("- Mandate: %s`%s/%s`, then your operator's overlay %s when it exists (an overlay may "
+            "only tighten the mandate)." % (alias, home, framework, local))
+
+
 def _find(normalized, name):
     for agent in normalized["agents"]:
         if agent["name"] == name:
@@ -52,8 +68,8 @@ def _find(normalized, name):
     raise KeyError("agent %r is not in the roster" % name)
 
 
-def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL):
-    """The Fleet Comms sheet (Markdown) for ``agent_name``."""
+def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL, home=HOME_SHOWN):
+    """The Fleet Comms sheet (Markdown) for ``agent_name``; ``home`` is MOSAIC_HOME as shown."""
     me = _find(normalized, agent_name)
     peers = [a for a in normalized["agents"] if a["name"] != agent_name]
     orchestrator = next((a for a in normalized["agents"] if a["class"] == "orchestrator"), None)
@@ -70,6 +86,7 @@ def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL):
     add("- Identity: `%s` (host `%s`, tmux session `%s`). Every message you send carries it."
         % (identity(me), me["host"], me["name"]))
     add("- Class: `%s`; runtime: `%s`." % (me["class"], me["runtime"]))
+    add(mandate_line(me["class"], home))
     add("- Your session lives on %s." % _socket_phrase(me["socket"]))
     add("")
     add("## Point of contact")

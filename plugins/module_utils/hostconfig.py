@@ -111,21 +111,26 @@ def render_secrets(secrets):
     return render_env_file(sorted((str(k), v) for k, v in secrets.items()))
 
 
+def home_shown(mosaic_home):
+    """MOSAIC_HOME as the sheets show it: ``~/.config/mosaic`` for the default one."""
+    return (mosaic_home or DEFAULT_MOSAIC_HOME).rstrip("/")
+
+
 def send_tool_path(mosaic_home):
     """agent-send.sh as the sheet shows it: ``~/...`` for the default MOSAIC_HOME."""
-    home = (mosaic_home or DEFAULT_MOSAIC_HOME).rstrip("/")
-    return home + SEND_TOOL[len(DEFAULT_MOSAIC_HOME):]
+    return home_shown(mosaic_home) + SEND_TOOL[len(DEFAULT_MOSAIC_HOME):]
 
 
 def plan_files(normalized, host, mosaic_home=None):
     """``{relpath: content}`` of every rendered file ``host`` gets (secrets excluded).
 
-    ``mosaic_home`` only changes the agent-send.sh path shown in comms sheets; pass None (or the
-    ``~/.config/mosaic`` form) for the default location.
+    ``mosaic_home`` only changes the paths (agent-send.sh, mandates) shown in comms sheets; pass
+    None (or the ``~/.config/mosaic`` form) for the default location.
     """
     tool = send_tool_path(mosaic_home)
+    home = home_shown(mosaic_home)
     files = {ROSTER_FILE: render_roster(normalized, host), HOLDER_ENV_FILE: render_holder_env(normalized)}
     for agent in agents_on_host(normalized, host):
         files[env_file(agent["name"])] = render_env_file(agent_env_pairs(normalized, agent))
-        files[comms_file(agent["name"])] = render_comms_sheet(normalized, agent["name"], tool)
+        files[comms_file(agent["name"])] = render_comms_sheet(normalized, agent["name"], tool, home)
     return files

@@ -238,6 +238,9 @@ def _describe_schema_error(error):
     if kind == "const":
         return [(parts, "must be %s (got %s)" % (json.dumps(value), _short(instance)))]
     if kind == "pattern":
+        if parts and parts[-1] == "class":
+            return [(parts, "%s is not a class name: letters, digits, '_' and '-', not starting with '-', "
+                     "at most 48 characters (it names the mandate file fleet/roles/<class>.md)" % _short(instance))]
         return [(parts, "%s does not match the allowed form %s" % (_short(instance), value))]
     if kind == "minItems":
         return [(parts, "must not be empty" if value == 1 else "needs at least %d items" % value)]
@@ -297,7 +300,7 @@ _TEXT_FIELDS = (
     (("connector", "matrix"), ("homeserver_url", "user_id", "room_id")),
     (("connector", "discord"), ("channel_id",)),
 )
-_AGENT_TEXT_FIELDS = ("model_hint", "host", "ssh", "socket", "working_directory", "command")
+_AGENT_TEXT_FIELDS = ("class", "model_hint", "host", "ssh", "socket", "working_directory", "command")
 
 
 def _control_violations(document, agents):

@@ -26,6 +26,17 @@ description:
     C(orchestrator) and at least one C(enhancer) unless the roster declares C(profile: minimal) or
     C(profile: canary); connector blocks match their kind; C(ssh) only together with C(host);
     with O(hosts), every agent's host is an inventory host."
+  - "An agent's C(class) is any name that follows the agent name rule (letters, digits, C(_),
+    C(-); not starting with C(-); at most 48 characters). The two-agent floor counts the classes
+    C(orchestrator) and C(enhancer). A class the framework ships a mandate for reads
+    C(fleet/roles/<class>.md) under MOSAIC_HOME, then the operator's overlay
+    C(fleet/roles/<class>.local.md) when it exists; C(implementer) (the seed fleet's name for its
+    coders) reads the coder's mandate C(fleet/roles/coder.md)."
+  - "Any other class's mandate is the operator's file C(fleet/roles/<class>.local.md) on each host
+    its agents run on; a re-seed never writes or replaces it. For each such class the result
+    carries a warning naming that file and those hosts, and RV(operator_mandates) lists them. The
+    warning is not an error, and it is given even when the files exist: this plugin runs on the
+    controller and does not look at hosts."
 author:
   - mosaic.fleet developers (!UNKNOWN)
 options:
@@ -103,6 +114,17 @@ EXAMPLES = r"""
 - name: Validate a roster file
   mosaic.fleet.fleet_roster:
     src: rosters/prod.yaml
+
+- name: A class of your own validates with a warning naming the mandate file to write
+  mosaic.fleet.fleet_roster:
+    roster:
+      version: 1
+      agents:
+        - {name: orchestrator, runtime: claude, class: orchestrator}
+        - {name: enhancer, runtime: claude, class: enhancer}
+        - {name: coder0, runtime: pi, class: implementer}
+        - {name: audit0, runtime: pi, class: auditor}
+  register: checked
 """
 
 RETURN = r"""
@@ -129,6 +151,31 @@ agent_count:
   returned: success
   type: int
   sample: 3
+operator_mandates:
+  description:
+    - The classes whose mandate the framework does not ship, in roster order; each needs the
+      operator's mandate file C(file) (relative to MOSAIC_HOME) on every host in C(hosts).
+    - Empty when every class is one of the framework's roles (or C(implementer)).
+  returned: success
+  type: list
+  elements: dict
+  contains:
+    class:
+      description: The class.
+      type: str
+    file:
+      description: The operator's mandate file, C(fleet/roles/<class>.local.md).
+      type: str
+    agents:
+      description: The agents of that class.
+      type: list
+      elements: str
+    hosts:
+      description: The hosts those agents are placed on.
+      type: list
+      elements: str
+  sample:
+    - {class: auditor, file: fleet/roles/auditor.local.md, agents: [audit0], hosts: [web1]}
 source:
   description: What was validated, as named in messages (C(the roster), C(preset 'coding') or the file's path).
   returned: success

@@ -110,3 +110,34 @@ def test_roster_and_profile_are_mutually_exclusive(run):
     rc, status, result, _output = run("profile=coding src=x.yaml")
     assert rc != 0 and status == "FAILED!"
     assert "mutually exclusive" in result["msg"]
+
+
+@pytest.mark.parametrize("name", ["coding", "cross-host", "general", "hybrid", "research"])
+def test_the_seed_rosters_validate_unchanged_without_warnings(run, name):
+    rc, status, result, output = run("src=%s" % os.path.join(ROSTERS, "good", "seed-%s.yaml" % name))
+    assert (rc, status) == (0, "SUCCESS"), output
+    assert result["operator_mandates"] == []
+    assert "[WARNING]" not in output
+    if name in ("coding", "hybrid", "cross-host"):
+        assert "implementer" in [a["class"] for a in result["roster"]["agents"]]
+
+
+def test_a_custom_class_validates_with_a_warning_naming_the_file(run):
+    rc, status, result, output = run("src=%s" % os.path.join(ROSTERS, "good", "custom-class.yaml"))
+    assert (rc, status) == (0, "SUCCESS"), output
+    assert [(m["class"], m["file"], m["hosts"]) for m in result["operator_mandates"]] == [
+        ("auditor", "fleet/roles/auditor.local.md", ["localhost"]),
+        ("Site_Reliability-2", "fleet/roles/Site_Reliability-2.local.md", ["localhost"])]
+    warnings = [" ".join(w.split()) for w in output.split("[WARNING]: ")[1:]]
+    assert any(w.startswith("class 'auditor' (agent audit0) has no mandate in the framework: write one as "
+                            "fleet/roles/auditor.local.md under the fleet user's MOSAIC_HOME") for w in warnings), output
+    assert not any("implementer" in w for w in warnings)
+
+
+@pytest.mark.parametrize("corpus,path", [("class-dot.yaml", "agents[2].class"),
+                                         ("unknown-key-seed-mandate.yaml", "agents[2].mandate"),
+                                         ("floor-custom-classes.yaml", "agents")])
+def test_class_names_unknown_keys_and_the_floor_are_still_enforced(run, corpus, path):
+    rc, status, result, _output = run("src=%s" % os.path.join(ROSTERS, "bad", corpus))
+    assert rc != 0 and status == "FAILED!"
+    assert path in [v["path"] for v in result["violations"]], result["msg"]

@@ -191,3 +191,42 @@ def test_play_variables_choose_the_framework(tmp_path, versions):
     result = json.load(open(str(tree / "localhost")))
     assert result["version_to"] == "from-var"
     assert open(os.path.join(home, "tools", "fleet", "marker-A.sh")).read() == "#!/bin/sh\necho A\n"
+
+
+def launcher_prompt(home, name, agent_class):
+    """The prompt the installed launcher appends for a pi agent (printed, nothing started)."""
+    env = {"PATH": os.environ["PATH"], "HOME": os.path.dirname(home), "MOSAIC_HOME": home,
+           "MOSAIC_AGENT_NAME": name, "MOSAIC_AGENT_RUNTIME": "pi", "MOSAIC_AGENT_CLASS": agent_class}
+    proc = subprocess.run([os.path.join(home, "tools", "fleet", "launch-agent"), "--print0"], env=env,
+                          capture_output=True, timeout=30, check=False)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout.decode().split("\0")[:-1][-1]
+
+
+def test_operator_mandates_survive_upgrades_and_reach_the_launcher(tmp_path, versions):
+    a, b = versions
+    # Version B ships a role of the same name as the operator's own class.
+    write(os.path.join(b, "fleet", "roles", "auditor.md"), "# Role: auditor (framework)\n")
+    home = str(tmp_path / "home" / ".config" / "mosaic")
+    reseed(tmp_path, a, "A", home)
+    mine = {"fleet/roles/auditor.local.md": "# Role: auditor\nmine\n",
+            "fleet/roles/coder.local.md": "# coder overlay\n"}
+    for rel, text in mine.items():
+        write(os.path.join(home, rel), text)
+    assert "fleet/roles/auditor.local.md" in launcher_prompt(home, "audit0", "auditor")
+    prompt = launcher_prompt(home, "coder0", "implementer")
+    assert "the mandate of your role in fleet/roles/coder.md, then fleet/roles/coder.local.md." in prompt
+
+    for version, src in (("B", b), ("B", b), ("A", a)):
+        result = reseed(tmp_path, src, version, home)
+        for rel, text in mine.items():
+            with open(os.path.join(home, rel)) as handle:
+                assert handle.read() == text, (version, rel)
+            assert not any(rel in str(v) for key in ("created", "updated", "backed_up", "removed")
+                           for v in result.get(key, []))
+        if src == b:  # the framework's new role first, the operator's file after it (an overlay now)
+            assert ("the mandate of your role in fleet/roles/auditor.md, then fleet/roles/auditor.local.md."
+                    in launcher_prompt(home, "audit0", "auditor"))
+    # After B (auditor.md shipped) and back to A (dropped again), the operator's file is all there is.
+    assert not os.path.exists(os.path.join(home, "fleet", "roles", "auditor.md"))
+    assert "the mandate of your role in fleet/roles/auditor.local.md." in launcher_prompt(home, "audit0", "auditor")

@@ -149,3 +149,41 @@ def test_rendering_is_pure_and_deterministic():
 def test_unknown_agent_is_an_error():
     with pytest.raises(KeyError):
         render_comms_sheet(FLEET, "nobody")
+
+
+def mandate_of(sheet):
+    lines = [line for line in sheet.splitlines() if line.startswith("- Mandate: ")]
+    assert len(lines) == 1, sheet
+    return lines[0]
+
+
+def test_a_shipped_class_is_pointed_at_the_framework_mandate_then_its_overlay():
+    assert mandate_of(render_comms_sheet(FLEET, "coder1")) == (
+        "- Mandate: `~/.config/mosaic/fleet/roles/coder.md`, then your operator's overlay "
+        "`~/.config/mosaic/fleet/roles/coder.local.md` when it exists (an overlay may only tighten the "
+        "mandate).")
+    assert "fleet/roles/orchestrator.md`" in mandate_of(render_comms_sheet(FLEET, "orchestrator"))
+
+
+def test_implementer_is_pointed_at_the_coders_mandate():
+    fleet = roster(agent("orchestrator", cls="orchestrator"), agent("coder0", cls="implementer"))
+    line = mandate_of(render_comms_sheet(fleet, "coder0"))
+    assert line.startswith("- Mandate: class `implementer` is the framework's `coder` role: "
+                           "`~/.config/mosaic/fleet/roles/coder.md`, then your operator's overlay "
+                           "`~/.config/mosaic/fleet/roles/coder.local.md`")
+    # Peers see the class as written.
+    assert "`[web1:coder0]`, implementer (same host)" in render_comms_sheet(fleet, "orchestrator")
+
+
+def test_a_custom_class_is_pointed_at_the_operators_file():
+    fleet = roster(agent("orchestrator", cls="orchestrator"), agent("audit0", cls="auditor"))
+    assert mandate_of(render_comms_sheet(fleet, "audit0")) == (
+        "- Mandate: `~/.config/mosaic/fleet/roles/auditor.local.md`, written by your operator (the "
+        "framework ships no `auditor` role). If it is missing, ask the orchestrator for your mandate "
+        "before you take on work.")
+
+
+def test_mandate_paths_follow_the_mosaic_home_shown():
+    sheet = render_comms_sheet(FLEET, "coder1", home="/srv/mosaic")
+    assert "`/srv/mosaic/fleet/roles/coder.md`" in mandate_of(sheet)
+    assert "`/srv/mosaic/fleet/roles/coder.local.md`" in mandate_of(sheet)

@@ -81,6 +81,9 @@ def test_custom_mosaic_home_changes_the_tool_path_in_sheets():
     assert "/opt/mosaic/tools/tmux/agent-send.sh -L mosaic-fleet -H fleet@web2 -s coder0" in \
         plan["fleet/agents/orchestrator.comms.md"]
     assert hostconfig.send_tool_path("~/.config/mosaic") == "~/.config/mosaic/tools/tmux/agent-send.sh"
+    assert "`/opt/mosaic/fleet/roles/orchestrator.md`" in plan["fleet/agents/orchestrator.comms.md"]
+    assert "`~/.config/mosaic/fleet/roles/orchestrator.md`" in \
+        hostconfig.plan_files(FLEET, "web1")["fleet/agents/orchestrator.comms.md"]
 
 
 def test_file_modes():

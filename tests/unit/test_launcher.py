@@ -39,17 +39,31 @@ def env_of(mosaic_home, **env_vars):
     return result.stdout.decode("utf-8").splitlines()
 
 
-def expected_prompt(home, name, agent_class, comms=None):
-    if agent_class:
+def expected_prompt(home, name, agent_class, comms=None, mandates=(), role=None):
+    """The appended prompt; ``mandates``: the mandate files that exist (relative to the home)."""
+    if agent_class and mandates:
         text = ("You are %s, the %s agent of a Mosaic fleet. Your framework is in %s: follow "
-                "CONSTITUTION.md and AGENTS.md there, and the mandate of your role in "
-                "fleet/roles/%s.md." % (name, agent_class, home, agent_class))
+                "CONSTITUTION.md and AGENTS.md there, and the mandate of your role in %s."
+                % (name, agent_class, home, ", then ".join(mandates)))
+    elif agent_class:
+        role = role or agent_class
+        text = ("You are %s, the %s agent of a Mosaic fleet. Your framework is in %s: follow "
+                "CONSTITUTION.md and AGENTS.md there. Your role has no mandate file yet "
+                "(fleet/roles/%s.md, or the operator's fleet/roles/%s.local.md): ask the "
+                "orchestrator for your mandate." % (name, agent_class, home, role, role))
     else:
         text = ("You are %s, an agent of a Mosaic fleet. Your framework is in %s: follow "
                 "CONSTITUTION.md and AGENTS.md there." % (name, home))
     if comms is not None:
         text += "\n\n" + comms.rstrip("\n")
     return text
+
+
+def write(mosaic_home, rel, text=""):
+    path = os.path.join(mosaic_home, rel)
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as handle:
+        handle.write(text)
 
 
 @pytest.fixture
@@ -103,7 +117,8 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
     comms = "# Fleet Comms\nYou are [web1:coder0].\nSend: agent-send.sh -s orchestrator -m '...'\n"
     with open(os.path.join(mosaic_home, "fleet", "agents", "coder0.comms.md"), "w") as handle:
         handle.write(comms)
-    prompt = expected_prompt(mosaic_home, "coder0", "coder", comms)
+    write(mosaic_home, "fleet/roles/coder.md")
+    prompt = expected_prompt(mosaic_home, "coder0", "coder", comms, ["fleet/roles/coder.md"])
     argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="coder0", MOSAIC_AGENT_CLASS="coder",
                    MOSAIC_AGENT_RUNTIME=runtime, MOSAIC_AGENT_MODEL=hint)
     want = []
@@ -137,10 +152,11 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
     if expected_env == ["<opencode>"]:
         assert len(env) == 1 and env[0].startswith("OPENCODE_CONFIG_CONTENT=")
         config = json.loads(env[0].partition("=")[2])
-        # Only the instruction files that exist (here: just the comms sheet).
+        # Only the instruction files that exist (here: the mandate and the comms sheet).
         assert config == {"permission": "allow",
                           "plugin": ["file://" + mosaic_home + "/tools/fleet/opencode-heartbeat.js"],
-                          "instructions": [mosaic_home + "/fleet/agents/coder0.comms.md"]}
+                          "instructions": [mosaic_home + "/fleet/roles/coder.md",
+                                           mosaic_home + "/fleet/agents/coder0.comms.md"]}
     else:
         assert env == expected_env
 
@@ -173,6 +189,59 @@ def test_opencode_instructions_list_existing_framework_files(mosaic_home):
         mosaic_home + "/CONSTITUTION.md", mosaic_home + "/AGENTS.md",
         mosaic_home + "/fleet/roles/reviewer.md",
     ]
+
+
+def prompt_of(mosaic_home, name, agent_class):
+    argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME=name, MOSAIC_AGENT_RUNTIME="pi",
+                   MOSAIC_AGENT_CLASS=agent_class)
+    assert argv[-2] == "--append-system-prompt"
+    return argv[-1]
+
+
+def opencode_instructions(mosaic_home, name, agent_class):
+    env = env_of(mosaic_home, MOSAIC_AGENT_NAME=name, MOSAIC_AGENT_RUNTIME="opencode",
+                 MOSAIC_AGENT_CLASS=agent_class)
+    return json.loads(env[0].partition("=")[2])["instructions"]
+
+
+def assert_mandates(mosaic_home, agent_class, files):
+    """The launcher hands a ``agent_class`` agent exactly ``files``: in its prompt and to opencode."""
+    assert prompt_of(mosaic_home, "a0", agent_class) == expected_prompt(mosaic_home, "a0", agent_class, mandates=files)
+    assert opencode_instructions(mosaic_home, "a0", agent_class) == [mosaic_home + "/" + f for f in files]
+
+
+def test_the_framework_mandate_then_the_operators_overlay(mosaic_home):
+    write(mosaic_home, "fleet/roles/reviewer.md")
+    assert_mandates(mosaic_home, "reviewer", ["fleet/roles/reviewer.md"])
+    write(mosaic_home, "fleet/roles/reviewer.local.md")
+    assert_mandates(mosaic_home, "reviewer", ["fleet/roles/reviewer.md", "fleet/roles/reviewer.local.md"])
+
+
+def test_implementer_reads_the_coders_mandate(mosaic_home):
+    for rel in ("fleet/roles/coder.md", "fleet/roles/implementer.md", "fleet/roles/coder.local.md"):
+        write(mosaic_home, rel)  # implementer.md is not the rule: never read
+    assert_mandates(mosaic_home, "implementer", ["fleet/roles/coder.md", "fleet/roles/coder.local.md"])
+
+
+def test_a_class_of_the_operators_own_reads_its_local_mandate(mosaic_home):
+    write(mosaic_home, "fleet/roles/auditor.local.md", "# Role: auditor\n")
+    assert_mandates(mosaic_home, "auditor", ["fleet/roles/auditor.local.md"])
+
+
+@pytest.mark.parametrize("agent_class,role", [("auditor", "auditor"), ("implementer", "coder")])
+def test_a_class_without_a_mandate_file_is_told_to_ask(mosaic_home, agent_class, role):
+    prompt = prompt_of(mosaic_home, "x", agent_class)
+    assert prompt == expected_prompt(mosaic_home, "x", agent_class, role=role)
+    assert "fleet/roles/%s.local.md" % role in prompt
+    assert opencode_instructions(mosaic_home, "x", agent_class) == []
+
+
+@pytest.mark.parametrize("agent_class", ["../coder", "coder.local", "-x", "a b"])
+def test_an_invalid_class_names_no_file(mosaic_home, agent_class):
+    write(mosaic_home, "fleet/roles/coder.md")
+    write(mosaic_home, "fleet/roles/coder.local.md")
+    write(mosaic_home, "fleet/roles/coder.local.local.md")
+    assert opencode_instructions(mosaic_home, "x", agent_class) == []
 
 
 @pytest.mark.parametrize("runtime", ["claude", "codex", "pi", "opencode", "stub"])

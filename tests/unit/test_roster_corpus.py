@@ -13,7 +13,7 @@ import re
 
 import pytest
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import roster
+from ansible_collections.mosaic.fleet.plugins.module_utils import mandate, roster
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CORPUS = os.path.join(os.path.dirname(HERE), "rosters")
@@ -159,3 +159,55 @@ def test_local_canary_runs_everything_on_the_stub_runtime():
     assert sorted(a["class"] for a in normalized["agents"])[:2] == ["enhancer", "orchestrator"]
     assert len(normalized["agents"]) == 3
     assert {a["runtime"] for a in normalized["agents"]} == {"stub"}
+
+
+# --- the seed fleet's rosters -----------------------------------------------------------------
+# tests/rosters/good/seed-<preset>.yaml are byte-for-byte copies of the seed fleet's rosters kept
+# in ../shared/seed-rosters/ (beside the checkout; see its README.md). They must validate unchanged.
+
+SEED_ORIGINALS = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(HERE))), "shared", "seed-rosters")
+SEED = {os.path.basename(p)[len("seed-"):]: p for p in GOOD if os.path.basename(p).startswith("seed-")}
+
+
+def test_the_seed_rosters_are_in_the_corpus():
+    assert sorted(SEED) == ["coding.yaml", "cross-host.yaml", "general.yaml", "hybrid.yaml", "research.yaml"]
+
+
+@pytest.mark.skipif(not os.path.isdir(SEED_ORIGINALS), reason="../shared/seed-rosters is not beside the checkout")
+def test_the_seed_rosters_are_verbatim_copies():
+    originals = sorted(n for n in os.listdir(SEED_ORIGINALS) if n.endswith(".yaml"))
+    assert originals == sorted(SEED)
+    for name in originals:
+        with open(os.path.join(SEED_ORIGINALS, name), "rb") as original, open(SEED[name], "rb") as copy:
+            assert copy.read() == original.read(), name
+
+
+@pytest.mark.parametrize("name", sorted(SEED))
+def test_a_seed_roster_validates_unchanged_without_warnings(name):
+    with open(SEED[name], encoding="utf-8") as handle:
+        document, violations = roster.parse_text(handle.read(), name)
+    assert violations == []
+    normalized, violations = roster.validate(document, roster.load_schema())
+    assert violations == [], roster.format_violations(violations)
+    # Every class the seed uses has a mandate the framework ships (implementer: the coder's).
+    assert mandate.operator_mandates(normalized) == []
+    written = {a["name"]: a.get("class") for a in document["agents"]}
+    assert {a["name"]: a["class"] for a in normalized["agents"]} == written  # classes kept as written
+
+
+def test_the_seeds_implementers_read_the_coders_mandate():
+    with open(SEED["coding.yaml"], encoding="utf-8") as handle:
+        normalized, _violations = roster.validate(roster.parse_text(handle.read())[0], roster.load_schema())
+    implementers = [a["name"] for a in normalized["agents"] if a["class"] == "implementer"]
+    assert implementers == ["coder0", "coder1"]
+    assert mandate.framework_mandate("implementer") == "fleet/roles/coder.md"
+
+
+def test_a_custom_class_validates_and_is_listed_for_a_warning():
+    with open(os.path.join(CORPUS, "good", "custom-class.yaml"), encoding="utf-8") as handle:
+        normalized, violations = roster.validate(roster.parse_text(handle.read())[0], roster.load_schema())
+    assert violations == []
+    assert [(e["class"], e["file"], e["agents"]) for e in mandate.operator_mandates(normalized)] == [
+        ("auditor", "fleet/roles/auditor.local.md", ["audit0"]),
+        ("Site_Reliability-2", "fleet/roles/Site_Reliability-2.local.md", ["sre_0"]),
+    ]

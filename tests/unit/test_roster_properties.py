@@ -8,7 +8,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import roster
+from ansible_collections.mosaic.fleet.plugins.module_utils import mandate, roster
 
 SCHEMA = roster.load_schema()
 FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -110,7 +110,11 @@ socket_names = st.from_regex(r"([A-Za-z0-9_][A-Za-z0-9_.-]{0,10})?", fullmatch=T
 free_text = st.text(alphabet=string.ascii_letters + string.digits + " ~/._-", min_size=1, max_size=20)
 model_hints = st.from_regex(r"[A-Za-z0-9/._:-]{0,20}", fullmatch=True)
 WORKER_CLASSES = ["generalist", "coder", "reviewer", "security-reviewer", "researcher", "analyst", "board",
-                  "operations", "worker"]
+                  "operations", "worker", "implementer"]
+# Any class that follows the name rule is accepted; only these two count for the floor.
+custom_classes = st.from_regex(mandate.CLASS_PATTERN, fullmatch=True).filter(
+    lambda c: c not in ("orchestrator", "enhancer"))
+worker_classes = st.one_of(st.sampled_from(WORKER_CLASSES), custom_classes)
 
 
 @st.composite
@@ -121,12 +125,12 @@ def valid_rosters(draw):
     count = draw(st.integers(1 if exempt else 2, 6))
     agent_names = draw(st.lists(names, min_size=count, max_size=count, unique=True))
     if exempt:
-        classes = draw(st.lists(st.sampled_from(WORKER_CLASSES + ["enhancer"]), min_size=count, max_size=count))
+        classes = draw(st.lists(st.one_of(worker_classes, st.just("enhancer")), min_size=count, max_size=count))
         if draw(st.booleans()):
             classes[0] = "orchestrator"
     else:
         classes = ["orchestrator", "enhancer"] + draw(st.lists(
-            st.sampled_from(WORKER_CLASSES + ["enhancer"]), min_size=count - 2, max_size=count - 2))
+            st.one_of(worker_classes, st.just("enhancer")), min_size=count - 2, max_size=count - 2))
     classes = draw(st.permutations(classes))
     document = {"version": 1}
     if profile is not None:
@@ -321,11 +325,13 @@ def wrong_agent_type(draw, document):
         ("working_directory", st.one_of(st.integers(), st.just(""), st.just("~/a\nb"))),
         ("command", st.one_of(st.just(""), st.lists(st.text(max_size=3), max_size=2), st.just("a\tb"))),
         ("model_hint", st.one_of(st.integers(), st.just("a b"), st.just("x$y"))),
-        ("class", st.one_of(st.integers(), st.just("boss"), st.none())),
+        ("class", st.one_of(st.integers(), st.none(), st.lists(st.just("coder"), max_size=2),
+                            st.sampled_from(["coder.local", "../coder", "-x", "", "a b", "x" * 49, "coder\n", "é"]),
+                            st.text(max_size=60).filter(lambda c: not mandate.valid_class(c)))),
     ]))
     document["agents"][index][key] = draw(strategy)
     if key == "class":
-        return "agents"  # an unknown class may also break the floor; it is still reported under agents
+        return "agents"  # a bad class may also break the floor; it is still reported under agents
     return "agents[%d].%s" % (index, key)
 
 

@@ -14,6 +14,11 @@
 #   mosaic_expand_workdir DIR      print DIR with '~' / '~/x' expanded (empty = ~; relative =
 #                                  under ~).
 #   mosaic_tmux_escape ARGS...     ARGS escaped for tmux's argv parser, in MOSAIC_TMUX_ARGV.
+#   mosaic_mandate_role CLASS      the role whose mandate CLASS reads (implementer: coder).
+#   mosaic_mandate_files CLASS     the mandate files of CLASS that exist, relative to MOSAIC_HOME,
+#                                  one a line: fleet/roles/ROLE.md, then the operator's
+#                                  fleet/roles/ROLE.local.md. Nothing for an invalid CLASS.
+#                                  (Twin of plugins/module_utils/mandate.py.)
 #   mosaic_die CODE MSG...         print "PROG: MSG" to stderr and exit CODE.
 
 : "${MOSAIC_HOME:=${HOME}/.config/mosaic}"
@@ -101,6 +106,27 @@ mosaic_tmux_escape() {
       MOSAIC_TMUX_ARGV+=("${arg%;}\\;")
     else
       MOSAIC_TMUX_ARGV+=("$arg")
+    fi
+  done
+}
+
+# THE mandate rule, as plugins/module_utils/mandate.py states it (tests/unit/test_mandate.py runs
+# both on the same cases): a class reads the mandate of its role (an alias, or itself), the
+# framework's fleet/roles/ROLE.md first, then the operator's fleet/roles/ROLE.local.md.
+mosaic_mandate_role() {
+  case ${1-} in
+    implementer) printf 'coder\n' ;;
+    *) printf '%s\n' "${1-}" ;;
+  esac
+}
+
+mosaic_mandate_files() {
+  local role rel
+  mosaic_valid_name "${1-}" || return 0
+  role=$(mosaic_mandate_role "$1")
+  for rel in "fleet/roles/${role}.md" "fleet/roles/${role}.local.md"; do
+    if [ -f "$MOSAIC_HOME/$rel" ]; then
+      printf '%s\n' "$rel"
     fi
   done
 }
