@@ -25,6 +25,11 @@ description:
     C(not_delivered) and C(no_session) (the task fails, for example for a dead pane or a missing
     session)."
   - Every send is appended to C(fleet/log/send.log) under the fleet user's MOSAIC_HOME.
+  - "Messages are data. In O(msg) and O(source) the variables a template reads are used as they
+    are: a template inside a variable's value (C({{ }}), C({% %}), C({# #}), C(${{ }}), Go
+    templates, a C(lookup)) is delivered as written and never evaluated, wherever the variable
+    came from (extra vars, C(-e @file), vars files, play vars). See the notes for the forms
+    Ansible itself evaluates before this module sees them."
 author:
   - mosaic.fleet developers (!UNKNOWN)
 options:
@@ -36,12 +41,16 @@ options:
   msg:
     description:
       - The message text. Trailing whitespace is dropped; everything else arrives literally.
+      - "Put the text in a variable and reference it: C(msg: \"{{ my_text }}\"). The template
+        written here is evaluated by Ansible; the values of the variables it reads are not
+        (C({{ my_text | trim }}), C(Re: {{ subject }}) and C({{ vars[item] }}) work too)."
       - The option is not called C(message) because Ansible reserves that name for itself.
       - Mutually exclusive with O(src).
     type: str
   src:
     description:
-      - A file on the target host whose content (UTF-8) is the message.
+      - A file on the target host whose content (UTF-8) is the message. It is read as bytes on
+        the target and never templated.
       - Mutually exclusive with O(msg).
     type: path
   verify:
@@ -79,6 +88,7 @@ options:
     type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
+  - ansible.builtin.action_common_attributes.flow
   - mosaic.fleet.fleet_user
 attributes:
   check_mode:
@@ -86,12 +96,28 @@ attributes:
     details: In check mode nothing is sent; the module returns the preamble and size of what would be sent.
   diff_mode:
     support: none
+  action:
+    support: full
+    details: The action plugin reads the variables of O(msg) and O(source) as data on the controller;
+      the module runs on the host.
+  async:
+    support: full
+  bypass_host_loop:
+    support: none
   platform:
     platforms: posix
 notes:
   - Needs bash, tmux and flock on the target, and the mosaic.fleet framework in the fleet user's
     MOSAIC_HOME (the C(mosaic.fleet.fleet) playbook installs it).
   - Exit codes of agent-send.sh, for scripts that call it directly, are listed in its C(--help).
+  - "Forms Ansible evaluates before any plugin sees the text, so they are not literal: a template
+    written in the task itself (C(msg: \"Use {{ x }}\") and the ad-hoc
+    C(-a 'msg=\"Use {{ x }}\"')), items of a C(loop) over a list of texts (loop over indexes or
+    names instead: C(msg: \"{{ texts[item] }}\")), a C(set_fact) that copies a text, C(hostvars)
+    and the C(vars) lookup. The safe forms: keep the text in a variable and write
+    C(msg: \"{{ my_text }}\"); ad hoc, C(-a 'msg={{ my_text }}' -e @text.yml); or a file with O(src)."
+  - Literal delivery of variables needs ansible-core 2.19 or later on the controller (it rests
+    on 2.19's task argument finalization); older releases evaluate templates inside variables.
 seealso:
   - module: mosaic.fleet.fleet_ps
 """
@@ -103,6 +129,17 @@ EXAMPLES = r"""
     msg: |
       Please pick up issue 42.
       Reply to the orchestrator when the tests pass.
+
+- name: A text from extra vars or a vars file, delivered as written (nothing in it is evaluated)
+  mosaic.fleet.fleet_send:
+    agent: reviewer0
+    msg: "{{ review_note }}"   # e.g. -e @note.yml with review_note: "Check ${{ github.sha }} in ci.yml"
+
+- name: Several texts, looked up by name (a loop over the texts themselves would evaluate them)
+  mosaic.fleet.fleet_send:
+    agent: coder0
+    msg: "{{ vars[item] }}"
+  loop: [first_note, second_note]
 
 - name: Send a prepared briefing file as the fleet user, from root
   become: true
