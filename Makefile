@@ -18,7 +18,8 @@ export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
 help:
 	@echo "make test       run every test (unit, integration, lint, sanity, docs, changelog, molecule)"
 	@echo "make demo       stand up the local-canary fleet on this machine and show it working"
-	@echo "make demo-down  remove the demo fleet"
+	@echo "                (as you: in ~/.mosaic-demo, tmux socket mosaic-demo; as root: for a user mosaic-demo)"
+	@echo "make demo-down  remove the demo fleet and everything the demo created"
 	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
 
 venv: $(BIN)/.installed
