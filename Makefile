@@ -11,9 +11,12 @@ DEV_COLLECTIONS := $(CACHE)/collections
 export ANSIBLE_COLLECTIONS_PATH := $(DEV_COLLECTIONS):$(CACHE)/test-collections
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+# pip's download cache lives in the clone too, so a re-run installs from it.
+export PIP_CACHE_DIR := $(CACHE)/pip
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv dev-link test test-unit test-integration lint sanity docs changelog-lint \
-        molecule demo demo-down bench clean
+        molecule demo demo-down bench lock clean
 
 help:
 	@echo "make test       run every test (unit, integration, lint, sanity, docs, changelog, molecule)"
@@ -21,12 +24,14 @@ help:
 	@echo "                (as you: in ~/.mosaic-demo, tmux socket mosaic-demo; as root: for a user mosaic-demo)"
 	@echo "make demo-down  remove the demo fleet and everything the demo created"
 	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
+	@echo "make lock       bump every pinned dependency (scripts/bump-deps.sh) and print what changed"
 
 venv: $(BIN)/.installed
-$(BIN)/.installed: requirements-dev.txt
+# Exact versions from requirements-dev.lock (pip too); re-installed when either file changes.
+$(BIN)/.installed: requirements-dev.txt requirements-dev.lock
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -r requirements-dev.txt
+	$(BIN)/pip install --quiet -c requirements-dev.lock pip
+	$(BIN)/pip install --quiet -r requirements-dev.txt -c requirements-dev.lock
 	touch $@
 
 # Make mosaic.fleet.* resolve to this working tree.
@@ -64,6 +69,10 @@ demo: venv dev-link
 
 demo-down: venv dev-link
 	scripts/demo.sh down
+
+# Re-resolve the Python lock, the npm lock of the test runtimes and the ansible wheel pin.
+lock:
+	scripts/bump-deps.sh
 
 bench: venv dev-link
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -9,23 +9,31 @@ root=$(cd "$(dirname "$0")/.." && pwd)
 cache="$root/.cache"
 venv="$root/.venv"
 dest="$cache/test-collections"
-# Pinned to the `ansible` 12.x series (the one that goes with ansible-core 2.19).
-ANSIBLE_WHEEL_SPEC='ansible==12.*'
+# The exact `ansible` release, of the 12.x series that goes with ansible-core 2.19; bumped by
+# scripts/bump-deps.sh (the newest of the same major).
+ANSIBLE_WHEEL_VERSION=12.3.0
 wanted=(community/docker ansible/posix)
 
 missing=0
 for c in "${wanted[@]}"; do
   [ -f "$dest/ansible_collections/$c/MANIFEST.json" ] || missing=1
 done
+# Taken from another ansible release (before a bump): extracted again.
+[ "$(cat "$dest/.ansible-version" 2>/dev/null || true)" = "$ANSIBLE_WHEEL_VERSION" ] || missing=1
 [ "$missing" = 1 ] || exit 0
 
-echo "test-collections.sh: extracting ${wanted[*]} from the ansible wheel"
+# One extraction at a time (make lint and scripts/molecule.sh may run together).
+mkdir -p "$cache"
+exec 9>"$cache/test-collections.lock"
+flock 9
+if [ "$(cat "$dest/.ansible-version" 2>/dev/null || true)" = "$ANSIBLE_WHEEL_VERSION" ]; then
+  exit 0  # another run extracted them while we waited
+fi
+echo "test-collections.sh: extracting ${wanted[*]} from the ansible $ANSIBLE_WHEEL_VERSION wheel"
 mkdir -p "$cache/wheels"
-latest_wheel() { find "$cache/wheels" -maxdepth 1 -name 'ansible-12.*-py3-none-any.whl' | sort -V | tail -n 1; }
-wheel=$(latest_wheel)
-if [ -z "$wheel" ]; then
-  "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: -d "$cache/wheels" "$ANSIBLE_WHEEL_SPEC"
-  wheel=$(latest_wheel)
+wheel="$cache/wheels/ansible-$ANSIBLE_WHEEL_VERSION-py3-none-any.whl"
+if [ ! -f "$wheel" ]; then
+  "$venv/bin/pip" download --quiet --no-deps --only-binary=:all: -d "$cache/wheels" "ansible==$ANSIBLE_WHEEL_VERSION"
 fi
 rm -rf "$dest.tmp"
 mkdir -p "$dest.tmp"
@@ -40,5 +48,6 @@ with zipfile.ZipFile(wheel) as archive:
     archive.extractall(dest, members)
 print("  %d files from %s" % (len(members), wheel.rsplit("/", 1)[-1]))
 PY
+echo "$ANSIBLE_WHEEL_VERSION" >"$dest.tmp/.ansible-version"
 rm -rf "$dest"
 mv "$dest.tmp" "$dest"

@@ -114,27 +114,28 @@ def start_agent(fleet_env, socket_name):
 
 
 @pytest.fixture(scope="session")
-def pi_command():
-    """The path of the ``pi`` CLI, installed from npm into .cache/npm when missing."""
-    import fcntl
-    prefix = os.path.join(REPO, ".cache", "npm")
-    binary = os.path.join(prefix, "node_modules", ".bin", "pi")
-    os.makedirs(prefix, exist_ok=True)
-    # One installer at a time (pytest-xdist workers share the cache).
-    with open(os.path.join(prefix, ".install.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.access(binary, os.X_OK):
-            npm = shutil.which("npm")
-            if not npm:
-                pytest.fail("npm is needed to install the pi CLI for the real-TUI delivery test")
-            last = None
-            for _attempt in range(3):
-                last = subprocess.run(
-                    [npm, "install", "--prefix", prefix, "--no-audit", "--no-fund",
-                     "--loglevel=error", "@mariozechner/pi-coding-agent"],
-                    capture_output=True, text=True, timeout=900, check=False)
-                if last.returncode == 0 and os.access(binary, os.X_OK):
-                    break
-            else:
-                pytest.fail("npm install of the pi CLI failed:\n%s" % (last.stderr[-3000:]))
-    return binary
+def runtime_bin():
+    """The bin directory of the pinned agent runtimes (tests/runtimes/package-lock.json).
+
+    scripts/test-runtimes.sh installs them with ``npm ci`` into .cache/test-runtimes the first
+    time any test asks (once for all pytest-xdist workers: it holds a lock), and again only when
+    the lock changes. A missing lock, or one out of sync with package.json, fails here.
+    """
+    result = subprocess.run([os.path.join(REPO, "scripts", "test-runtimes.sh")], capture_output=True,
+                            text=True, timeout=1800, check=False)
+    if result.returncode != 0:
+        pytest.fail("installing the test runtimes failed (scripts/test-runtimes.sh, exit %d):\n%s"
+                    % (result.returncode, result.stderr[-4000:]), pytrace=False)
+    return result.stdout.strip().splitlines()[-1]
+
+
+@pytest.fixture(scope="session")
+def pi_command(request):
+    """The path of the ``pi`` CLI: ``MOSAIC_TEST_PI`` when set (to try another release of pi),
+    else the pinned one from ``runtime_bin``."""
+    override = os.environ.get("MOSAIC_TEST_PI")
+    if override:
+        if not (os.path.isfile(override) and os.access(override, os.X_OK)):
+            pytest.fail("MOSAIC_TEST_PI=%s is not an executable file" % override, pytrace=False)
+        return override
+    return os.path.join(request.getfixturevalue("runtime_bin"), "pi")

@@ -1,6 +1,6 @@
-"""launch-agent's pi mapping against the real pi CLI (installed from npm by the pi_command fixture
-of conftest.py): pi accepts the argv, shows the requested model and thinking level, is the pane's
-foreground process, and its heartbeat extension beats with the pane's pid."""
+"""launch-agent's pi mapping against the real pi CLI (the pinned one, or MOSAIC_TEST_PI: see the
+pi_command fixture of conftest.py): pi accepts the argv, shows the requested model and thinking
+level, is the pane's foreground process, and its heartbeat extension beats with the pane's pid."""
 
 import os
 
@@ -10,8 +10,9 @@ from framework_util import pane, read_file, run_tool, screen_with, wait_for, wri
 def test_real_pi_takes_our_argv_and_beats(fleet_env, socket_name, pi_command):
     write_agent_env(fleet_env, "coder0", runtime="pi", model="openai-codex/gpt-5.5:high",
                     socket=socket_name, agent_class="coder")
+    # PI_OFFLINE: pi fetches nothing (fd, ripgrep) off the internet at start.
     run_env = dict(fleet_env, MOSAIC_RUNTIME_BIN=os.path.dirname(pi_command),
-                   MOSAIC_HEARTBEAT_INTERVAL="1")
+                   MOSAIC_HEARTBEAT_INTERVAL="1", PI_OFFLINE="1")
     result = run_tool(fleet_env, "start-agent-session.sh", "coder0", run_env=run_env)
     assert result.returncode == 0, result.stderr
     heartbeat = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "coder0.heartbeat")
