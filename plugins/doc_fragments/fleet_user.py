@@ -18,5 +18,7 @@ options:
   mosaic_home:
     description:
       - The fleet user's MOSAIC_HOME. Defaults to C(~user/.config/mosaic).
-    type: path
+      - C(~) and C(~/...) name the fleet user's home whoever runs the module (root acting for
+        O(user) included).
+    type: str
 """

@@ -6,6 +6,7 @@
 - :func:`resolve_fleet_user`: THE ``user``/``mosaic_home`` option rule of every module.
 - :func:`atomic_write`, :func:`make_dirs`: writes as the fleet user's files (temporary file in
   the same directory, then a rename; chowned when root writes for another user).
+- :func:`needs_write`: whether a rendered file must be (re)written.
 - :func:`read_text`, :func:`read_bytes`, :func:`group_name`.
 """
 
@@ -20,8 +21,12 @@ MOSAIC_HOME_RELPATH = (".config", "mosaic")
 
 
 def user_argument_spec(**more):
-    """The two options every module shares (docs/DEVELOPING.md, "Modules"), plus ``more``."""
-    spec = dict(user=dict(type="str"), mosaic_home=dict(type="path"))
+    """The two options every module shares (docs/DEVELOPING.md, "Modules"), plus ``more``.
+
+    ``mosaic_home`` is a plain string: :func:`resolve_fleet_user` expands ``~`` against the fleet
+    user's home (``type: path`` would take the home of whoever runs the module, root's for a
+    module that acts for the fleet user)."""
+    spec = dict(user=dict(type="str"), mosaic_home=dict(type="str"))
     spec.update(more)
     return spec
 
@@ -43,6 +48,16 @@ def default_mosaic_home(home):
     return os.path.join(home, *MOSAIC_HOME_RELPATH)
 
 
+def expand_mosaic_home(value, home):
+    """An explicit ``mosaic_home`` as a path: ``~`` and ``~/...`` are the fleet user's ``home``;
+    ``~other/...`` and ``$VARS`` expand as for any path option; the result is normalized."""
+    if value == "~" or value.startswith("~/"):
+        value = home + value[1:]
+    else:
+        value = os.path.expanduser(os.path.expandvars(value))
+    return os.path.normpath(value) if value.startswith("/") else value
+
+
 def resolve_fleet_user(params, environ=None):
     """``(passwd entry, home, mosaic_home, as_self)`` for a module's ``user``/``mosaic_home`` params.
 
@@ -51,18 +66,20 @@ def resolve_fleet_user(params, environ=None):
     temporary HOME); None takes the passwd home always (fleet_ps and fleet_send, which look where
     the systemd user manager and the user's login shells look).
 
-    A fleet user that does not exist gives ``(None, "~user", <mosaic_home or ~user/.config/mosaic>,
-    False)``; each module decides whether that is an error.
+    An explicit ``mosaic_home`` goes through :func:`expand_mosaic_home` (``~`` is the fleet
+    user's home). A fleet user that does not exist gives ``(None, "~user", <mosaic_home or
+    ~user/.config/mosaic>, False)``; each module decides whether that is an error.
     """
     name = params.get("user")
     try:
         entry = resolve_user(name)
     except KeyError:
-        home = "~%s" % name
-        return None, home, params.get("mosaic_home") or default_mosaic_home(home), False
-    as_self = entry.pw_uid == os.geteuid()
-    home = user_home(entry, as_self, environ) if environ is not None else entry.pw_dir
-    return entry, home, params.get("mosaic_home") or default_mosaic_home(home), as_self
+        entry, home, as_self = None, "~%s" % name, False
+    else:
+        as_self = entry.pw_uid == os.geteuid()
+        home = user_home(entry, as_self, environ) if environ is not None else entry.pw_dir
+    given = params.get("mosaic_home")
+    return entry, home, expand_mosaic_home(given, home) if given else default_mosaic_home(home), as_self
 
 
 def file_owner(entry):
@@ -110,6 +127,18 @@ def make_dirs(directory, owner=None, mode_for=None):
         os.chmod(path, mode)
         if owner:
             os.chown(path, *owner)
+
+
+def needs_write(path, content, mode, owner=None):
+    """True when the file at ``path`` is missing or its content (text), mode or owner
+    (``(uid, gid)``, None = any) differ."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return True
+    if (info.st_mode & 0o7777) != mode or (owner and (info.st_uid, info.st_gid) != owner):
+        return True
+    return read_text(path) != content
 
 
 def atomic_write(path, data, mode, owner=None):

@@ -85,7 +85,7 @@ _NO_SERVER_MARKERS = ("no server running on ", "error connecting to ")
 VIEWER_SUFFIX = "-view"
 
 # Where `systemctl --user enable` links the fleet's units (their [Install] WantedBy=default.target).
-USER_UNIT_DIR = ".config/systemd/user"
+USER_UNIT_DIR = fleet_systemd.USER_UNIT_DIR
 WANTS_DIR = "default.target.wants"
 
 

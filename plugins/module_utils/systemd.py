@@ -1,17 +1,45 @@
 # -*- coding: utf-8 -*-
 # Copyright: mosaic.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""systemd --user argv building for a fleet user, whoever runs the module.
+"""systemd --user for a fleet user: argv building, ``systemctl show`` parsing, and the unit files
+a fleet installs.
 
 Running as the fleet user: plain ``systemctl --user`` with XDG_RUNTIME_DIR pointing at the
 user's runtime directory. Running as root for another user: ``systemctl --user -M user@`` (needs
 systemd >= 248), which reaches that user's manager without a login session.
+
+Units: the framework ships them under ``MOSAIC_HOME/systemd/user/``, naming MOSAIC_HOME as
+``%h/.config/mosaic``; they are installed unchanged into ``~/.config/systemd/user/``. A fleet
+whose MOSAIC_HOME is anywhere else gets one drop-in per unit, ``<unit>.d/mosaic-home.conf``
+(:func:`render_home_dropin`), that re-states every directive naming ``%h/.config/mosaic`` with
+the fleet's MOSAIC_HOME instead (:func:`plan_units`). This is the one place a fleet's own
+settings reach its units.
 """
 
 from __future__ import annotations
 
+import posixpath
+import re
+
+from ansible_collections.mosaic.fleet.plugins.module_utils.fileops import default_mosaic_home
+
 AGENT_UNIT_TEMPLATE = "mosaic-agent@.service"
 HOLDER_UNIT = "mosaic-tmux-holder.service"
+# The units a fleet installs, holder first.
+FLEET_UNITS = (HOLDER_UNIT, AGENT_UNIT_TEMPLATE)
+# Where the framework ships them, relative to MOSAIC_HOME.
+UNIT_SOURCE_DIR = "systemd/user"
+# Where they are installed, relative to the fleet user's home.
+USER_UNIT_DIR = ".config/systemd/user"
+# How the shipped units name MOSAIC_HOME (the default one, ~/.config/mosaic).
+UNIT_MOSAIC_HOME = "%h/.config/mosaic"
+HOME_DROPIN = "mosaic-home.conf"
+# A MOSAIC_HOME a unit file can name as it is: no whitespace, quotes, backslashes, '%'
+# (specifiers) or '$' (variables), which systemd would interpret.
+_UNIT_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./@+,:=-]*\Z")
+UNIT_SAFE_CHARACTERS = "letters, digits and _ . / @ + , : = -"
+_HOME_WORD = re.compile(re.escape(UNIT_MOSAIC_HOME) + r"(?=/|\s|$)")
+_SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
 
 
 def agent_unit(name):
@@ -64,3 +92,93 @@ def parse_show_output(text):
     if current:
         units.append(current)
     return units
+
+
+def dropin_path(unit):
+    """The fleet's drop-in of ``unit``, relative to the unit directory."""
+    return "%s.d/%s" % (unit, HOME_DROPIN)
+
+
+def unit_path_error(path):
+    """Why a unit file cannot name ``path`` as MOSAIC_HOME, or None when it can."""
+    if not _UNIT_SAFE_PATH.match(path or ""):
+        return "a systemd unit cannot name it: use an absolute path of %s only" % UNIT_SAFE_CHARACTERS
+    if posixpath.normpath(path) != path.rstrip("/") or path == "/":
+        return "it is not a normalized absolute path below / (no '.' or '..' parts, no '//')"
+    return None
+
+
+def _directives(unit_text):
+    """``[(section, key, value)]`` of a unit file, in order (comments and blank lines dropped,
+    continued lines joined)."""
+    out, section, pending = [], None, ""
+    for raw in unit_text.splitlines():
+        line = raw.strip()
+        if not pending and (not line or line[0] in "#;"):
+            continue
+        line, pending = pending + line, ""
+        if line.endswith("\\"):
+            pending = line[:-1] + " "
+            continue
+        match = _SECTION.match(line)
+        if match:
+            section = match.group(1)
+            continue
+        key, sep, value = line.partition("=")
+        if sep and section:
+            out.append((section, key.strip(), value.strip()))
+    return out
+
+
+def render_home_dropin(unit, unit_text, mosaic_home):
+    """The drop-in that runs ``unit`` (its text ``unit_text``) from ``mosaic_home``.
+
+    For each directive that names ``%h/.config/mosaic`` the drop-in resets it (an empty
+    assignment) and then repeats every value the unit gives it in that section, with the fleet's
+    MOSAIC_HOME instead, so list directives (ExecStart, Environment, ...) are replaced, not added
+    to. ValueError when ``mosaic_home`` cannot be named in a unit or the unit names no MOSAIC_HOME.
+    """
+    error = unit_path_error(mosaic_home)
+    if error:
+        raise ValueError("MOSAIC_HOME %r: %s" % (mosaic_home, error))
+    home = mosaic_home.rstrip("/")
+    directives = _directives(unit_text)
+    rewritten = []
+    for section, key in dict.fromkeys((s, k) for s, k, v in directives if _HOME_WORD.search(v)):
+        values = [_HOME_WORD.sub(lambda m: home, v) for s, k, v in directives if (s, k) == (section, key)]
+        rewritten.append((section, key, values))
+    if not rewritten:
+        raise ValueError("%s does not name %s: nothing to point at MOSAIC_HOME %s" % (unit, UNIT_MOSAIC_HOME, home))
+    out = ["# mosaic.fleet: %s runs from this fleet's MOSAIC_HOME instead of %s:" % (unit, UNIT_MOSAIC_HOME),
+           "# %s" % home,
+           "# Derived from the unit by mosaic.fleet.fleet_units; do not edit (the next stand-up rewrites it)."]
+    for section in dict.fromkeys(s for s, _k, _v in rewritten):
+        out += ["", "[%s]" % section]
+        for _s, key, values in (r for r in rewritten if r[0] == section):
+            out.append("%s=" % key)
+            out += ["%s=%s" % (key, value) for value in values]
+    return "\n".join(out) + "\n"
+
+
+def needs_home_dropin(mosaic_home, home):
+    """Whether units installed under ``home`` need the drop-in to run from ``mosaic_home``."""
+    return posixpath.normpath(mosaic_home) != posixpath.normpath(default_mosaic_home(home))
+
+
+def plan_units(sources, mosaic_home, home):
+    """``{path relative to the unit directory: text}`` to install for ``sources`` (unit name ->
+    the shipped unit's text) and, per unit, whether its drop-in is wanted.
+
+    Returns ``(files, unwanted)``: ``files`` holds each unit as shipped plus, when MOSAIC_HOME is
+    not ``home/.config/mosaic``, its drop-in; ``unwanted`` lists the drop-ins that must not exist
+    (a fleet on the default MOSAIC_HOME). ValueError as :func:`render_home_dropin`.
+    """
+    custom = needs_home_dropin(mosaic_home, home)
+    files, unwanted = {}, []
+    for unit, text in sources.items():
+        files[unit] = text
+        if custom:
+            files[dropin_path(unit)] = render_home_dropin(unit, text, mosaic_home)
+        else:
+            unwanted.append(dropin_path(unit))
+    return files, unwanted

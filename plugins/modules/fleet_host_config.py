@@ -167,17 +167,6 @@ class Target(object):
         return "~/" + self.mosaic_home[len(prefix):] if self.mosaic_home.startswith(prefix) else self.mosaic_home
 
 
-def needs_write(path, content, mode, owner):
-    """True when the file is missing or its content, mode or owner differ."""
-    try:
-        info = os.lstat(path)
-    except OSError:
-        return True
-    if (info.st_mode & 0o7777) != mode or (owner and (info.st_uid, info.st_gid) != owner):
-        return True
-    return fileops.read_text(path) != content
-
-
 def atomic_write(target, relpath, content, mode):
     """Write one rendered file, creating its directories below MOSAIC_HOME (and MOSAIC_HOME's parents)."""
     path = target.path(relpath)
@@ -235,7 +224,7 @@ def main():
                              "from mosaic.fleet.fleet_roster?): %s" % to_text(exc))
 
     writes = [(rel, content, hostconfig.file_mode(rel)) for rel, content in wanted.items()
-              if needs_write(target.path(rel), content, hostconfig.file_mode(rel), target.owner)]
+              if fileops.needs_write(target.path(rel), content, hostconfig.file_mode(rel), target.owner)]
     deletes = []
     if params["state"] == "absent":
         deletes = [rel for rel in (hostconfig.ROSTER_FILE, hostconfig.HOLDER_ENV_FILE)

@@ -45,7 +45,8 @@ options:
       - The framework directory on the host.
       - Defaults to C(~user/.config/mosaic) for O(user) (C($HOME/.config/mosaic) when the module
         runs as O(user)).
-    type: path
+      - C(~) and C(~/...) name the fleet user's home whoever runs the module.
+    type: str
   src:
     description:
       - The framework tree on the controller.
@@ -359,7 +360,7 @@ def run(module):
     pw, home, mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
     if pw is None:
         module.fail_json(msg="no such user on the host: %s" % params["user"])
-    # (the option is type=path, so "~" is already expanded)
+    # ("~" is already expanded, against the fleet user's home)
     mosaic_home = os.path.abspath(mosaic_home).rstrip(os.sep) or os.sep
     tree = Tree(mosaic_home, fileops.file_owner(pw))
     version = params["version"]

@@ -141,3 +141,27 @@ def test_reseed_on_a_host_without_a_fleet(fleet, tmp_path):
     assert "TASK [mosaic.fleet.fleet_relaunch" not in out and "agent(s) still run" not in out
     out = _ok(fleet.playbook("reseed", mosaic_fleet_framework_src=src, mosaic_fleet_framework_version="A"))
     assert "A already installed, nothing to do" in out
+
+
+def test_reseed_refreshes_a_changed_unit_and_its_drop_in_for_a_custom_home(fleet, tmp_path):
+    """A unit changed by the new framework is refreshed with a drop-in derived from it, so the new
+    directive runs from the custom MOSAIC_HOME too; nothing appears under ~/.config/mosaic."""
+    home = tmp_path / "elsewhere" / "home"
+    fleet.vars["mosaic_fleet_mosaic_home"] = str(home)
+    _ok(fleet.playbook("fleet"))
+    unit_dir = fleet.home / ".config" / "systemd" / "user"
+    dropin = unit_dir / "mosaic-agent@.service.d" / "mosaic-home.conf"
+    holder_dropin = (unit_dir / "mosaic-tmux-holder.service.d" / "mosaic-home.conf").read_text()
+    assert "ExecStartPre" not in dropin.read_text()
+
+    def edit_b(root):
+        unit = root / "systemd" / "user" / "mosaic-agent@.service"
+        unit.write_text(unit.read_text().replace(
+            "ExecStart=", "ExecStartPre=/bin/test -d %h/.config/mosaic/fleet\nExecStart=", 1))
+    b = _version(tmp_path, "B", edit_b)
+    _ok(fleet.playbook("reseed", mosaic_fleet_framework_src=b, mosaic_fleet_framework_version="B"))
+    assert (unit_dir / "mosaic-agent@.service").read_text() == \
+        open(os.path.join(b, "systemd", "user", "mosaic-agent@.service")).read()
+    assert "\nExecStartPre=\nExecStartPre=/bin/test -d %s/fleet\n" % home in dropin.read_text()
+    assert (unit_dir / "mosaic-tmux-holder.service.d" / "mosaic-home.conf").read_text() == holder_dropin
+    assert not fleet.mosaic_home.exists()

@@ -154,3 +154,72 @@ def test_limit_still_validates_against_every_fleet_host(fleet):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert sorted(fleet.panes()) == ["here", "mosaic-holder"]
     assert "other" not in re.findall(r"^(\S+)\s+: ok=", proc.stdout, re.M)
+
+
+def _unit_dir(fleet):
+    return fleet.home / ".config" / "systemd" / "user"
+
+
+UNITS = ("mosaic-tmux-holder.service", "mosaic-agent@.service")
+
+
+def test_custom_mosaic_home_units_get_drop_ins_rerun_and_take_down(fleet):
+    """A MOSAIC_HOME outside the home: everything goes there, the units get drop-ins that systemd
+    itself resolves to that home, a re-run changes nothing, the take-down removes the drop-ins."""
+    home = fleet.tmp / "elsewhere" / "fleet-home"
+    variables = fleet.variables(fleet.roster(stub("orchestrator", "orchestrator"), stub("worker")),
+                                mosaic_fleet_mosaic_home=str(home))
+    first = fleet.run_playbook("fleet", variables)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert sorted(fleet.panes()) == ["mosaic-holder", "orchestrator", "worker"]
+    assert (home / "fleet" / "agents" / "worker.env").exists()
+    assert not fleet.mosaic_home.exists(), "something was written to ~/.config/mosaic"
+    for unit in UNITS:
+        assert (_unit_dir(fleet) / unit).read_text() == (home / "systemd" / "user" / unit).read_text()
+        dropin = (_unit_dir(fleet) / ("%s.d" % unit) / "mosaic-home.conf").read_text()
+        assert "\nExecStart=\nExecStart=%s/tools/fleet/" % home in dropin, dropin
+        assert "\nEnvironment=MOSAIC_HOME=%s\n" % home in dropin, dropin
+    if shutil.which("systemd-analyze"):
+        # systemd's own reading of unit + drop-in: every command it would run exists (the
+        # defaults under ~/.config/mosaic do not).
+        for unit in ("mosaic-agent@worker.service", "mosaic-tmux-holder.service"):
+            proc = subprocess.run(["systemd-analyze", "verify", "--man=no", str(_unit_dir(fleet) / unit)],
+                                  capture_output=True, text=True, check=False,
+                                  env=dict(fleet.env, SYSTEMD_UNIT_PATH="%s:" % _unit_dir(fleet)))
+            assert proc.returncode == 0 and "not executable" not in proc.stderr, (unit, proc.stdout, proc.stderr)
+
+    second = fleet.run_playbook("fleet", variables)
+    assert fleet.recap(second)["changed"] == 0, second.stdout
+
+    down = fleet.run_playbook("fleet", dict(variables, mosaic_fleet_state="absent"))
+    assert down.returncode == 0, down.stdout + down.stderr
+    assert fleet.panes() == {}
+    assert sorted(os.listdir(str(_unit_dir(fleet)))) == []
+    assert not (home / "fleet" / "agents" / "worker.env").exists()
+    assert (home / "tools" / "fleet" / "start-agent-session.sh").exists()   # the framework stays
+
+
+def test_default_mosaic_home_has_no_drop_ins(fleet):
+    proc = fleet.play(fleet.roster(stub("solo")))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert sorted(os.listdir(str(_unit_dir(fleet)))) == sorted(UNITS)
+
+
+@pytest.mark.parametrize("where, second_host, says", [
+    ("a b", False, "a systemd unit cannot name it"),
+    ("m", True, "the roster places agents on 2 hosts (localhost, other)"),
+])
+def test_a_mosaic_home_the_fleet_cannot_run_from_is_refused_before_any_host_is_touched(fleet, where, second_host, says):
+    home = fleet.tmp / "elsewhere" / where
+    agents = [stub("here")]
+    if second_host:
+        fleet.inventory.write_text(fleet.inventory.read_text() + "    other:\n      ansible_connection: local\n"
+                                   "      ansible_python_interpreter: %s\n" % os.path.join(REPO, ".venv", "bin", "python"))
+        agents.append(stub("there", host="other"))
+    proc = fleet.run_playbook("fleet", fleet.variables(fleet.roster(*agents), mosaic_fleet_mosaic_home=str(home)))
+    assert proc.returncode != 0
+    assert "mosaic_fleet_mosaic_home=%s: " % home in proc.stdout and says in proc.stdout, proc.stdout[-3000:]
+    for host in re.findall(r"^(\S+)\s+: ok=\d+\s+changed=(\d+)", proc.stdout, re.M):
+        assert host[1] == "0", proc.stdout[-3000:]
+    assert not (fleet.tmp / "elsewhere").exists() and not (fleet.home / ".config").exists()
+    assert fleet.panes() == {}

@@ -110,7 +110,8 @@ def expected_env_file(agent):
 # --- running things on a host as the fleet user ----------------------------------------------
 
 class FleetUser:
-    """The fleet user on one testinfra host."""
+    """The fleet user on one testinfra host. ``mosaic_home`` is the scenario's
+    ``mosaic_fleet_mosaic_home`` for the host (``~`` is the user's home), else the default."""
 
     def __init__(self, host, name=FLEET_USER):
         self.host = host
@@ -119,7 +120,15 @@ class FleetUser:
         assert entry.exists, "fleet user %s does not exist on %s" % (name, self.hostname)
         self.uid = entry.uid
         self.home = entry.home
-        self.mosaic_home = "%s/.config/mosaic" % self.home
+        self.default_mosaic_home = "%s/.config/mosaic" % self.home
+        configured = host.ansible.get_variables().get("mosaic_fleet_mosaic_home") or ""
+        if configured == "~" or configured.startswith("~/"):
+            configured = self.home + configured[1:]
+        self.mosaic_home = configured.rstrip("/") or self.default_mosaic_home
+
+    @property
+    def custom_mosaic_home(self):
+        return self.mosaic_home != self.default_mosaic_home
 
     @property
     def hostname(self):
@@ -321,8 +330,10 @@ def fleet_ps(host, user, inventory_host):
     """Run mosaic.fleet.fleet_ps on the host (when the module exists); returns its agent records."""
     if not (REPO / "plugins" / "modules" / "fleet_ps.py").exists():
         return None
-    result = host.ansible("mosaic.fleet.fleet_ps", "user=%s host=%s" % (user.name, inventory_host),
-                          check=False)
+    args = "user=%s host=%s" % (user.name, inventory_host)
+    if user.custom_mosaic_home:
+        args += " mosaic_home=%s" % user.mosaic_home
+    result = host.ansible("mosaic.fleet.fleet_ps", args, check=False)
     assert not result.get("failed") and "agents" in result, \
         "fleet_ps failed: %s" % json.dumps(result, default=str)[:2000]
     return result["agents"]
