@@ -16,7 +16,7 @@ export PIP_CACHE_DIR := $(CACHE)/pip
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: help venv dev-link test test-unit test-integration lint sanity docs changelog-lint \
-        molecule demo demo-down bench lock clean
+        molecule demo demo-down bench lock clean contract
 
 help:
 	@echo "make test       run every test (unit, integration, lint, sanity, docs, changelog, molecule)"
@@ -25,6 +25,7 @@ help:
 	@echo "make demo-down  remove the demo fleet and everything the demo created"
 	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
 	@echo "make lock       bump every pinned dependency (scripts/bump-deps.sh) and print what changed"
+	@echo "make contract   regenerate framework/tools/fleet/contract.sh from plugins/module_utils/contract.py"
 
 venv: $(BIN)/.installed
 # Exact versions from requirements-dev.lock (pip too); re-installed when either file changes.
@@ -73,6 +74,10 @@ demo-down: venv dev-link
 # Re-resolve the Python lock, the npm lock of the test runtimes and the ansible wheel pin.
 lock:
 	scripts/bump-deps.sh
+
+# The shell side of THE contract is generated (tests/unit/test_contract.py fails when it drifts).
+contract:
+	$(PYTHON) scripts/gen-contract.py
 
 bench: venv dev-link
 	@for b in benchmarks/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

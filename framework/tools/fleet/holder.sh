@@ -18,10 +18,10 @@ here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/lib.sh"
 
 [ $# -eq 1 ] || mosaic_die 2 "usage: ${0##*/} start|stop"
-if [ -r "$MOSAIC_HOME/fleet/holder.env" ]; then
-  mosaic_source_env "$MOSAIC_HOME/fleet/holder.env"
+if [ -r "$MOSAIC_HOME/$MOSAIC_C_HOLDER_ENV_FILE" ]; then
+  mosaic_source_env "$MOSAIC_HOME/$MOSAIC_C_HOLDER_ENV_FILE"
 fi
-holder=${MOSAIC_HOLDER_SESSION:-mosaic-holder}
+holder=${MOSAIC_HOLDER_SESSION:-$MOSAIC_C_DEFAULT_HOLDER_SESSION}
 mosaic_valid_name "$holder" || mosaic_die 2 "invalid holder session name: '${holder}'"
 target="=${holder}"
 

@@ -11,6 +11,7 @@
 #   mosaic_source_env FILE         source FILE with `set -a` (every assignment exported).
 #   mosaic_load_agent_env NAME     validate NAME, source fleet/agents/NAME.env, then
 #                                  credentials/fleet.env when present.
+#   mosaic_load_secrets            source credentials/fleet.env when present.
 #   mosaic_expand_workdir DIR      print DIR with '~' / '~/x' expanded (empty = ~; relative =
 #                                  under ~).
 #   mosaic_tmux_escape ARGS...     ARGS escaped for tmux's argv parser, in MOSAIC_TMUX_ARGV.
@@ -20,8 +21,20 @@
 #                                  fleet/roles/ROLE.local.md. Nothing for an invalid CLASS.
 #                                  (Twin of plugins/module_utils/mandate.py.)
 #   mosaic_die CODE MSG...         print "PROG: MSG" to stderr and exit CODE.
+#
+# The shared facts (paths under MOSAIC_HOME, unit names, the holder default, the name rule, the
+# env keys) are the MOSAIC_C_* variables of contract.sh beside this file, generated from
+# plugins/module_utils/contract.py.
 
-: "${MOSAIC_HOME:=${HOME}/.config/mosaic}"
+case ${BASH_SOURCE[0]} in
+  */*) _mosaic_lib_dir=${BASH_SOURCE[0]%/*} ;;
+  *) _mosaic_lib_dir=. ;;
+esac
+# shellcheck source=contract.sh
+. "$_mosaic_lib_dir/contract.sh"
+unset _mosaic_lib_dir
+
+: "${MOSAIC_HOME:=${HOME}/${MOSAIC_C_DEFAULT_HOME}}"
 export MOSAIC_HOME
 
 mosaic_die() {
@@ -39,11 +52,12 @@ mosaic_tmux() {
   fi
 }
 
-# Letters, digits, '_' and '-', not starting with '-', at most 48 characters (the roster rule:
-# a name is a tmux session, a systemd instance and a file name).
+# THE name rule (contract.py valid_name): letters, digits, '_' and '-', not starting with '-', at
+# most MOSAIC_C_NAME_MAX_LENGTH characters (a name is a tmux session, a systemd instance and a
+# file name).
 mosaic_valid_name() {
   local name=${1-}
-  [ -n "$name" ] && [ "${#name}" -le 48 ] && [[ $name =~ ^[A-Za-z0-9_][A-Za-z0-9_-]*$ ]]
+  [ -n "$name" ] && [ "${#name}" -le "$MOSAIC_C_NAME_MAX_LENGTH" ] && [[ $name =~ $MOSAIC_C_NAME_REGEX ]]
 }
 
 # The one argument of a per-agent tool: sets MOSAIC_AGENT_ARG_NAME and MOSAIC_AGENT_ARG_ENV
@@ -59,7 +73,7 @@ mosaic_agent_args() {
 }
 
 mosaic_agent_env_file() {
-  printf '%s/fleet/agents/%s.env\n' "$MOSAIC_HOME" "$1"
+  printf '%s/%s/%s%s\n' "$MOSAIC_HOME" "$MOSAIC_C_AGENTS_DIR" "$1" "$MOSAIC_C_ENV_SUFFIX"
 }
 
 mosaic_source_env() {
@@ -77,8 +91,13 @@ mosaic_load_agent_env() {
   file=$(mosaic_agent_env_file "$name")
   [ -r "$file" ] || mosaic_die 3 "no env file for agent '${name}': ${file}"
   mosaic_source_env "$file"
-  if [ -r "$MOSAIC_HOME/credentials/fleet.env" ]; then
-    mosaic_source_env "$MOSAIC_HOME/credentials/fleet.env"
+  mosaic_load_secrets
+}
+
+# credentials/fleet.env, when present.
+mosaic_load_secrets() {
+  if [ -r "$MOSAIC_HOME/$MOSAIC_C_SECRETS_FILE" ]; then
+    mosaic_source_env "$MOSAIC_HOME/$MOSAIC_C_SECRETS_FILE"
   fi
 }
 

@@ -68,14 +68,12 @@ for dir in "${candidates[@]}"; do
 done
 pane_path=${prefix:+$prefix:}${PATH:-/usr/local/bin:/usr/bin:/bin}
 
-rm -f -- "$MOSAIC_HOME/fleet/run/${name}.heartbeat"
-mkdir -p -- "$MOSAIC_HOME/fleet/run"
+rm -f -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_HEARTBEAT_SUFFIX}"
+mkdir -p -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR"
 
 # Every variable the pane needs, explicitly (empty values included, so nothing leaks in from the
-# tmux server's own environment). Secrets are not among them.
-keys=(MOSAIC_AGENT_NAME MOSAIC_AGENT_RUNTIME MOSAIC_AGENT_MODEL MOSAIC_AGENT_WORKDIR
-  MOSAIC_TMUX_SOCKET MOSAIC_AGENT_CLASS MOSAIC_AGENT_HOST MOSAIC_TENANT MOSAIC_HOLDER_SESSION
-  MOSAIC_AGENT_PERSONA MOSAIC_AGENT_COMMAND MOSAIC_RUNTIME_BIN MOSAIC_HEARTBEAT_INTERVAL)
+# tmux server's own environment): the contract's pane keys. Secrets are not among them.
+keys=("${MOSAIC_C_PANE_ENV_KEYS[@]}")
 export MOSAIC_AGENT_NAME=$name MOSAIC_AGENT_WORKDIR=$workdir
 assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path")
 for key in "${keys[@]}"; do
@@ -87,7 +85,7 @@ done
 # (bash runs the launcher so that a '=' in MOSAIC_HOME cannot make env read its path as a VAR.)
 env_bin=$(command -v env)
 bash_bin=$(command -v bash)
-mosaic_tmux_escape "$env_bin" "${assign[@]}" "$bash_bin" "$MOSAIC_HOME/tools/fleet/launch-agent"
+mosaic_tmux_escape "$env_bin" "${assign[@]}" "$bash_bin" "$MOSAIC_HOME/$MOSAIC_C_TOOLS_DIR/launch-agent"
 pane_cmd=("${MOSAIC_TMUX_ARGV[@]}")
 mosaic_tmux_escape "${workdir//#/##}"   # -c is format-expanded: '#' is written '##'
 start_dir=${MOSAIC_TMUX_ARGV[0]}

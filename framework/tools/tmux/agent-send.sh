@@ -73,7 +73,6 @@ FAST_SPAN_US=60000  # Enter usually lands within milliseconds); later looks wait
 LOOK_LEAD_US=1000  # the first look after Enter starts this early (see there)
 SETTLE_US=50000   # how long a changed screen must hold still to count as the program's answer
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
-NAME_RE='^[A-Za-z0-9_][A-Za-z0-9_-]*$'
 SOCKET_RE='^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$'  # empty: the default socket
 SOURCE_RE='^[A-Za-z0-9_][A-Za-z0-9_.@-]*$'
 HOST_RE='^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
@@ -156,7 +155,7 @@ while (($#)); do
 done
 
 [[ -n $session ]] || usage_error "-s session is required"
-[[ $session =~ $NAME_RE ]] || usage_error "invalid session name: $session"
+mosaic_valid_name "$session" || usage_error "invalid session name: $session"  # lib.sh: THE name rule
 ((have_message)) || usage_error "-m message (or -m - for stdin) is required"
 [[ $socket =~ $SOCKET_RE ]] || usage_error "invalid socket name: $socket"
 [[ -z $remote || $remote =~ ^([A-Za-z0-9_][A-Za-z0-9_.-]*@)?[A-Za-z0-9_][A-Za-z0-9_.:-]*$ ]] ||

@@ -1,0 +1,146 @@
+"""THE contract (plugins/module_utils/contract.py) and its generated shell side.
+
+Drift checks: the committed framework/tools/fleet/contract.sh is what the generator writes today;
+the real bash, sourcing lib.sh, holds the same values and applies the same name and socket rules;
+the roster schema and the shipped units agree with the contract. Nothing on the machine is
+touched but temporary directories.
+"""
+
+import json
+import os
+import subprocess
+
+import pytest
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+LIB = os.path.join(REPO, "framework", "tools", "fleet", "lib.sh")
+GENERATED = os.path.join(REPO, contract.SHELL_CONTRACT)
+
+NAMES = ["coder0", "a", "_x", "9", "x_1-y", "A" * 48, "a" * 49, "", "-x", "a.b", "a:b", "a b",
+         "coder\n", "co/der", "é", "a;b", "$x"]
+
+
+def bash(script, *args, env=None):
+    run_env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent-home"}
+    run_env.update(env or {})
+    result = subprocess.run(["bash", "-c", script, "contract-test", LIB] + list(args), env=run_env,
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_the_committed_shell_contract_is_generated_from_contract_py():
+    with open(GENERATED) as handle:
+        committed = handle.read()
+    assert committed == contract.shell_contract(), (
+        "%s differs from contract.py: run scripts/gen-contract.py (make contract)" % contract.SHELL_CONTRACT)
+
+
+def test_the_generator_script_agrees_and_checks():
+    result = subprocess.run([os.path.join(REPO, "scripts", "gen-contract.py"), "--check"],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+
+
+def test_bash_sourcing_lib_sh_holds_the_contract_values():
+    # Each variable as bash sees it after `source lib.sh`, NUL-separated; arrays element by element.
+    script = 'source "$1"; shift\nfor v in "$@"; do declare -n ref=$v; printf "%s\\0" "$v" "${#ref[@]}" "${ref[@]}"; unset -n ref; done'
+    names = [name for name, _value in contract.shell_values()]
+    fields = bash(script, *names).split("\0")[:-1]
+    seen = {}
+    while fields:
+        name, count = fields[0], int(fields[1])
+        seen[name] = tuple(fields[2:2 + count])
+        fields = fields[2 + count:]
+    expected = dict((name, value if isinstance(value, tuple) else (value,))
+                    for name, value in contract.shell_values())
+    assert seen == expected
+
+
+def test_the_shell_default_mosaic_home_is_the_contract_one():
+    out = bash('unset MOSAIC_HOME; source "$1"; printf "%s" "$MOSAIC_HOME"', env={"HOME": "/home/fleet"})
+    assert out == "/home/fleet/" + contract.DEFAULT_MOSAIC_HOME_RELPATH
+    assert contract.DEFAULT_MOSAIC_HOME == "~/" + contract.DEFAULT_MOSAIC_HOME_RELPATH
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_shell_name_rule_is_the_contract_one(name):
+    out = bash('source "$1"; if mosaic_valid_name "$2"; then printf yes; else printf no; fi', name)
+    assert out == ("yes" if contract.valid_name(name) else "no")
+
+
+def test_the_name_rule():
+    assert contract.valid_name("a" * contract.NAME_MAX_LENGTH)
+    assert not contract.valid_name("a" * (contract.NAME_MAX_LENGTH + 1))
+    for name in NAMES:
+        bounded = contract.re.fullmatch(contract.NAME_BOUNDED, name) is not None
+        assert bounded == contract.valid_name(name), name
+    assert not contract.valid_name(None)
+
+
+def test_the_shell_agent_paths_are_the_contract_ones(tmp_path):
+    home = str(tmp_path)
+    out = bash('source "$1"; mosaic_agent_env_file coder0', env={"MOSAIC_HOME": home})
+    assert out == os.path.join(home, contract.env_file("coder0")) + "\n"
+
+
+@pytest.mark.parametrize("socket", ["", "mosaic-fleet"])
+def test_the_shell_socket_rule_is_the_contract_one(tmp_path, socket):
+    # A tmux on PATH that prints its argv: mosaic_tmux must pass what contract.socket_args says.
+    fake = tmp_path / "tmux"
+    fake.write_text('#!/bin/sh\nfor a in "$@"; do printf "%s\\n" "$a"; done\n')
+    fake.chmod(0o755)
+    out = bash('source "$1"; mosaic_tmux has-session -t =x',
+               env={"PATH": "%s:%s" % (tmp_path, os.environ["PATH"]), "MOSAIC_TMUX_SOCKET": socket})
+    assert out.splitlines() == contract.socket_args(socket) + ["has-session", "-t", "=x"]
+
+
+def test_the_roster_schema_states_the_name_rule_as_the_contract_does():
+    with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
+        schema = json.load(handle)
+    # The schema's class pattern is the name rule, anchored; agent names are checked by roster.py
+    # with contract.valid_name.
+    assert schema["$defs"]["agent"]["properties"]["class"]["pattern"] == "^%s$" % contract.NAME_BOUNDED
+
+
+def test_the_agent_env_table_covers_roster_fields_in_the_schema():
+    with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
+        schema = json.load(handle)
+    agent_fields = schema["$defs"]["agent"]["properties"]
+    for key, (scope, path) in contract.AGENT_ENV + contract.HOLDER_ENV:
+        assert key.startswith("MOSAIC_")
+        node = agent_fields if scope == "agent" else schema["properties"]
+        for part in path.split("."):
+            assert part in node, (key, path)
+            node = node[part].get("properties", {})
+    assert len(set(contract.PANE_ENV_KEYS)) == len(contract.PANE_ENV_KEYS)
+
+
+def test_agent_and_holder_env_pairs():
+    normalized = {"tenant": "t", "tmux": {"socket_name": "s", "holder_session": "h"}}
+    agent = {"name": "n", "runtime": "stub", "model_hint": "", "working_directory": "~", "socket": "s",
+             "class": "worker", "host": "localhost", "persistent_persona": True, "command": ""}
+    pairs = contract.agent_env_pairs(normalized, agent)
+    assert [k for k, _v in pairs] == list(contract.AGENT_ENV_KEYS)
+    assert dict(pairs)["MOSAIC_AGENT_PERSONA"] == "true"
+    assert dict(pairs)["MOSAIC_HOLDER_SESSION"] == "h"
+    assert contract.holder_env_pairs(normalized) == [("MOSAIC_TMUX_SOCKET", "s"), ("MOSAIC_HOLDER_SESSION", "h")]
+
+
+def test_the_shipped_units_carry_the_contract_names():
+    # The unit files keep literal names (systemd reads them as they are); they must be the contract's.
+    unit_dir = os.path.join(REPO, "framework", contract.UNIT_SOURCE_DIR)
+    assert sorted(os.listdir(unit_dir)) == sorted(contract.FLEET_UNITS)
+    with open(os.path.join(unit_dir, contract.AGENT_UNIT_TEMPLATE)) as handle:
+        agent = handle.read()
+    with open(os.path.join(unit_dir, contract.HOLDER_UNIT)) as handle:
+        holder = handle.read()
+    home = contract.UNIT_MOSAIC_HOME
+    assert "Requires=%s\n" % contract.HOLDER_UNIT in agent
+    assert "EnvironmentFile=-%s/%s/%%i%s\n" % (home, contract.AGENTS_DIR, contract.ENV_SUFFIX) in agent
+    assert "ExecStart=%s/%s/start-agent-session.sh %%i\n" % (home, contract.TOOLS_DIR) in agent
+    assert "EnvironmentFile=-%s/%s\n" % (home, contract.HOLDER_ENV_FILE) in holder
+    assert "ExecStart=%s/%s/holder.sh start\n" % (home, contract.TOOLS_DIR) in holder
+    assert contract.agent_unit("coder0") == "mosaic-agent@coder0.service"
