@@ -8,9 +8,10 @@ from __future__ import annotations
 
 from ansible.errors import AnsibleFilterError
 
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_MOSAIC_HOME
 from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import unit_path_error
 
-DEFAULT_FORMS = ("", "~/.config/mosaic", "~/.config/mosaic/")
+DEFAULT_FORMS = ("", DEFAULT_MOSAIC_HOME, DEFAULT_MOSAIC_HOME + "/")
 
 
 def fleet_home_problems(mosaic_home, hosts=()):
@@ -40,8 +41,9 @@ def fleet_home_problems(mosaic_home, hosts=()):
     if len(placed) > 1:
         problems.append(
             "%s: the roster places agents on %d hosts (%s) and agents reach their peers on other hosts "
-            "at ~/.config/mosaic (agent-send.sh -H), so a fleet spread over several hosts keeps the default "
-            "MOSAIC_HOME: leave mosaic_fleet_mosaic_home empty" % (shown, len(placed), ", ".join(placed)))
+            "at %s (agent-send.sh -H), so a fleet spread over several hosts keeps the default "
+            "MOSAIC_HOME: leave mosaic_fleet_mosaic_home empty"
+            % (shown, len(placed), ", ".join(placed), DEFAULT_MOSAIC_HOME))
     return problems
 
 

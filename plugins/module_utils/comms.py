@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import shlex
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import mandate
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract, mandate
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import socket_args
 
 # MOSAIC_HOME as a sheet shows it by default, and agent-send.sh under it.
-HOME_SHOWN = "~/.config/mosaic"
-SEND_TOOL = HOME_SHOWN + "/tools/tmux/agent-send.sh"
+HOME_SHOWN = contract.DEFAULT_MOSAIC_HOME
+SEND_TOOL = HOME_SHOWN + "/" + contract.SEND_TOOL
 MESSAGE_PLACEHOLDER = '"..."'
 
 

@@ -38,6 +38,7 @@ SECRETS_FILE = CREDENTIALS_DIR + "/fleet.env"
 TOOLS_DIR = "tools/fleet"                # lib.sh, start/stop-agent-session.sh, launch-agent, ...
 SEND_TOOL = "tools/tmux/agent-send.sh"
 UNIT_SOURCE_DIR = "systemd/user"         # where the framework ships the units
+ROLES_DIR = "fleet/roles"                # the mandates: <role>.md (framework), <role>.local.md
 
 # --------------------------------------------------------------------------------------------
 # systemd --user units
@@ -181,6 +182,7 @@ def shell_values():
         ("MOSAIC_C_TOOLS_DIR", TOOLS_DIR),
         ("MOSAIC_C_SEND_TOOL", SEND_TOOL),
         ("MOSAIC_C_UNIT_SOURCE_DIR", UNIT_SOURCE_DIR),
+        ("MOSAIC_C_ROLES_DIR", ROLES_DIR),
         ("MOSAIC_C_USER_UNIT_DIR", USER_UNIT_DIR),
         ("MOSAIC_C_AGENT_UNIT_TEMPLATE", AGENT_UNIT_TEMPLATE),
         ("MOSAIC_C_HOLDER_UNIT", HOLDER_UNIT),

@@ -16,14 +16,7 @@ import re
 _SAFE_VALUE = re.compile(r"^[A-Za-z0-9_./:=@+-]*\Z")  # \Z, not $: "$" also matches before a final newline
 _KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\Z")
 
-# The contract's fixed leading keys, in order; extras follow.
-LEADING_KEYS = (
-    "MOSAIC_AGENT_NAME",
-    "MOSAIC_AGENT_RUNTIME",
-    "MOSAIC_AGENT_MODEL",
-    "MOSAIC_AGENT_WORKDIR",
-    "MOSAIC_TMUX_SOCKET",
-)
+# Which keys an env file holds, and in which order, is the contract's (contract.AGENT_ENV).
 
 
 def quote_env_value(value):

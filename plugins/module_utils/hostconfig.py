@@ -12,22 +12,14 @@ from __future__ import annotations
 import json
 import re
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.comms import SEND_TOOL, render_comms_sheet
+from ansible_collections.mosaic.fleet.plugins.module_utils.comms import render_comms_sheet
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported)
+    AGENTS_DIR, COMMS_SUFFIX, CREDENTIALS_DIR, DEFAULT_MOSAIC_HOME, ENV_SUFFIX, HOLDER_ENV_FILE, ROSTER_FILE,
+    SECRETS_FILE, SEND_TOOL, agent_env_pairs, comms_file, env_file, holder_env_pairs, valid_name)
 from ansible_collections.mosaic.fleet.plugins.module_utils.envfile import render_env_file
 
-ROSTER_FILE = "fleet/roster.yaml"
-HOLDER_ENV_FILE = "fleet/holder.env"
-AGENTS_DIR = "fleet/agents"
-SECRETS_FILE = "credentials/fleet.env"
-DEFAULT_MOSAIC_HOME = "~/.config/mosaic"
-
-ENV_SUFFIX = ".env"
-COMMS_SUFFIX = ".comms.md"
-# The agent name rule (roster.NAME_PATTERN, without importing the controller-side module).
-_AGENT_FILE = re.compile(r"^([A-Za-z0-9_][A-Za-z0-9_-]{0,47})(\.env|\.comms\.md)$")
-
 # Directory modes: agent env files and credentials are private to the fleet user.
-DIR_MODES = {"fleet": 0o755, AGENTS_DIR: 0o700, "credentials": 0o700}
+DIR_MODES = {"fleet": 0o755, AGENTS_DIR: 0o700, CREDENTIALS_DIR: 0o700}
 
 _RENDERED_ON = "Rendered on host: "
 _HEADER = (
@@ -38,18 +30,13 @@ _HEADER = (
 _RENDERED_HOST = re.compile(r"^#.*\b" + re.escape(_RENDERED_ON.rstrip()) + r" *(\S+)\s*$")
 
 
-def env_file(name):
-    return "%s/%s%s" % (AGENTS_DIR, name, ENV_SUFFIX)
-
-
-def comms_file(name):
-    return "%s/%s%s" % (AGENTS_DIR, name, COMMS_SUFFIX)
-
-
 def agent_of_file(filename):
     """The agent name an ``fleet/agents/`` file name belongs to, or None for foreign files."""
-    match = _AGENT_FILE.match(filename)
-    return match.group(1) if match else None
+    for suffix in (ENV_SUFFIX, COMMS_SUFFIX):
+        if filename.endswith(suffix):
+            name = filename[:-len(suffix)]
+            return name if valid_name(name) else None
+    return None
 
 
 def file_mode(relpath):
@@ -61,28 +48,8 @@ def agents_on_host(normalized, host):
     return [a for a in normalized["agents"] if a["host"] == host]
 
 
-def agent_env_pairs(normalized, agent):
-    """The env file keys in contract order (docs/DEVELOPING.md)."""
-    return [
-        ("MOSAIC_AGENT_NAME", agent["name"]),
-        ("MOSAIC_AGENT_RUNTIME", agent["runtime"]),
-        ("MOSAIC_AGENT_MODEL", agent["model_hint"]),
-        ("MOSAIC_AGENT_WORKDIR", agent["working_directory"]),
-        ("MOSAIC_TMUX_SOCKET", agent["socket"]),
-        ("MOSAIC_AGENT_CLASS", agent["class"]),
-        ("MOSAIC_AGENT_HOST", agent["host"]),
-        ("MOSAIC_TENANT", normalized["tenant"]),
-        ("MOSAIC_HOLDER_SESSION", normalized["tmux"]["holder_session"]),
-        ("MOSAIC_AGENT_PERSONA", "true" if agent["persistent_persona"] else "false"),
-        ("MOSAIC_AGENT_COMMAND", agent["command"]),
-    ]
-
-
 def render_holder_env(normalized):
-    return render_env_file([
-        ("MOSAIC_TMUX_SOCKET", normalized["tmux"]["socket_name"]),
-        ("MOSAIC_HOLDER_SESSION", normalized["tmux"]["holder_session"]),
-    ])
+    return render_env_file(holder_env_pairs(normalized))
 
 
 def render_roster(normalized, host):
@@ -118,7 +85,7 @@ def home_shown(mosaic_home):
 
 def send_tool_path(mosaic_home):
     """agent-send.sh as the sheet shows it: ``~/...`` for the default MOSAIC_HOME."""
-    return home_shown(mosaic_home) + SEND_TOOL[len(DEFAULT_MOSAIC_HOME):]
+    return home_shown(mosaic_home) + "/" + SEND_TOOL
 
 
 def plan_files(normalized, host, mosaic_home=None):

@@ -23,7 +23,8 @@ from __future__ import annotations
 
 import re
 
-ROLES_DIR = "fleet/roles"
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import NAME_BOUNDED, ROLES_DIR
+
 LOCAL_SUFFIX = ".local.md"
 
 # The mandates framework/fleet/roles/ ships (a test keeps this equal to the directory).
@@ -32,10 +33,10 @@ FRAMEWORK_ROLES = (
     "researcher", "reviewer", "security-reviewer", "worker",
 )
 
-# A class is a file name part: the agent name rule (letters, digits, '_', '-'; not starting with
-# '-'; at most 48 characters; no '.', so no class reads as another's overlay). The roster schema's
-# class pattern is this one, anchored (a test keeps them equal).
-CLASS_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]{0,47}")
+# A class is a file name part: the agent name rule (contract.NAME_BOUNDED; no '.', so no class
+# reads as another's overlay). The roster schema's class pattern is this one, anchored (a test keeps
+# them equal).
+CLASS_PATTERN = re.compile(NAME_BOUNDED)
 
 # Class -> the shipped role whose mandate it reads.
 ALIASES = {

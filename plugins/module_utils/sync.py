@@ -33,6 +33,8 @@ import os
 import posixpath
 import tarfile
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+
 MANIFEST_NAME = ".mosaic-manifest.json"
 MANIFEST_FORMAT = 1
 
@@ -47,16 +49,16 @@ USER_OWNED_PATTERNS = (
     "USER.md",
     "*.local.md",
     "policy/**",
-    "credentials/**",
+    contract.CREDENTIALS_DIR + "/**",
 )
 
 # What the collection renders or the running fleet writes: never shipped, never touched here.
 RENDERED_PATTERNS = (
-    "fleet/roster.yaml",
-    "fleet/holder.env",
-    "fleet/agents/**",
-    "fleet/run/**",
-    "fleet/log/**",
+    contract.ROSTER_FILE,
+    contract.HOLDER_ENV_FILE,
+    contract.AGENTS_DIR + "/**",
+    contract.RUN_DIR + "/**",
+    contract.LOG_DIR + "/**",
     MANIFEST_NAME,
 )
 

@@ -19,6 +19,7 @@ MOSAIC_C_SECRETS_FILE=credentials/fleet.env
 MOSAIC_C_TOOLS_DIR=tools/fleet
 MOSAIC_C_SEND_TOOL=tools/tmux/agent-send.sh
 MOSAIC_C_UNIT_SOURCE_DIR=systemd/user
+MOSAIC_C_ROLES_DIR=fleet/roles
 MOSAIC_C_USER_UNIT_DIR=.config/systemd/user
 MOSAIC_C_AGENT_UNIT_TEMPLATE=mosaic-agent@.service
 MOSAIC_C_HOLDER_UNIT=mosaic-tmux-holder.service

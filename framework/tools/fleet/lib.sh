@@ -143,7 +143,7 @@ mosaic_mandate_files() {
   local role rel
   mosaic_valid_name "${1-}" || return 0
   role=$(mosaic_mandate_role "$1")
-  for rel in "fleet/roles/${role}.md" "fleet/roles/${role}.local.md"; do
+  for rel in "$MOSAIC_C_ROLES_DIR/${role}.md" "$MOSAIC_C_ROLES_DIR/${role}.local.md"; do
     if [ -f "$MOSAIC_HOME/$rel" ]; then
       printf '%s\n' "$rel"
     fi
