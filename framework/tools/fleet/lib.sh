@@ -7,7 +7,7 @@
 #   mosaic_valid_name NAME         0 when NAME is a valid agent name.
 #   mosaic_agent_args ARGS...      a per-agent tool's one NAME argument, validated (exit 2
 #                                  otherwise): sets MOSAIC_AGENT_ARG_NAME, MOSAIC_AGENT_ARG_ENV.
-#   mosaic_agent_env_file NAME     path of the agent's env file.
+#   mosaic_agent_env_file NAME [VAR]  path of the agent's env file (into VAR: no subshell).
 #   mosaic_source_env FILE         source FILE with `set -a` (every assignment exported).
 #   mosaic_load_agent_env NAME     validate NAME, source fleet/agents/NAME.env, then
 #                                  credentials/fleet.env when present.
@@ -73,7 +73,11 @@ mosaic_agent_args() {
 }
 
 mosaic_agent_env_file() {
-  printf '%s/%s/%s%s\n' "$MOSAIC_HOME" "$MOSAIC_C_AGENTS_DIR" "$1" "$MOSAIC_C_ENV_SUFFIX"
+  if [ $# -ge 2 ]; then
+    printf -v "$2" '%s/%s/%s%s' "$MOSAIC_HOME" "$MOSAIC_C_AGENTS_DIR" "$1" "$MOSAIC_C_ENV_SUFFIX"
+  else
+    printf '%s/%s/%s%s\n' "$MOSAIC_HOME" "$MOSAIC_C_AGENTS_DIR" "$1" "$MOSAIC_C_ENV_SUFFIX"
+  fi
 }
 
 mosaic_source_env() {

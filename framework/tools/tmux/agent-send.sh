@@ -4,9 +4,10 @@
 #
 # Usage:
 #   agent-send.sh [-L socket] [-H user@host] [-S source] -s session (-m message | -m -)
-#                 [--verify | --no-verify] [--timeout seconds] [--json]
+#                 [--verify | --no-verify] [--timeout seconds] [--json] [--dry-run]
 #
-#   -s session    the destination agent (its tmux session name; matched exactly, never by prefix)
+#   -s session    the destination agent: its tmux session name, a valid agent name (matched
+#                 exactly, never by prefix)
 #   -m message    the message text; "-m -" reads it from stdin. Trailing whitespace (and
 #                 newlines) is dropped, everything else (newlines, quotes, $(...), `tmux #{formats}`, key names such as
 #                 C-c or Enter, escapes) is delivered literally, never interpreted.
@@ -28,7 +29,16 @@
 #   --timeout s   seconds to wait for the pane's send lock, and then again for the evidence of
 #                 delivery (with -H: ssh connect at most 10 s, plus the remote's timeouts); default 10.
 #   --json        print one JSON object: outcome, preamble, bytes, elapsed_ms, target, host,
-#                 socket, reason.
+#                 socket, evidence, reason.
+#   --dry-run     send nothing: resolve the send and print it as one JSON object (always JSON),
+#                 then exit 0 (2 for bad arguments, as above). outcome "would_send", preamble,
+#                 bytes, target, host (dst_host), socket, src_host, source, remote (the -H
+#                 destination, or ""), env_file (the destination's env file it read, or ""),
+#                 relay (with -H: the ssh command line that would run, as a list; else null).
+#                 With -H the destination resolves its socket and host itself: socket is the -L
+#                 value or null, and host is the -H host part its env file may replace. Nothing
+#                 is locked, written or logged; neither tmux nor ssh runs, so a missing session
+#                 is not detected.
 #
 # The message arrives as "[<src_host>:<src_session> -> <dst_host>:<dst_session>] <text>", pasted
 # from a uniquely named tmux buffer with bracketed paste (line feeds kept), then Enter as a
@@ -59,38 +69,33 @@
 # on the remote host, default ~/.config/mosaic/tools/tmux/agent-send.sh), MOSAIC_SEND_SSH_OPTIONS
 # (extra ssh options, split on spaces).
 set -u -o pipefail
+# This file is the command: arguments, the preamble, the lock, the paste, the verdict and its
+# audit line. Beside it, sourced when needed: send-relay.sh (-H: the send made by the
+# destination host's agent-send.sh over ssh) and send-evidence.sh (what the screen shows after
+# the paste and after Enter). ../fleet/lib.sh brings the name rule, the env file reader, the
+# socket rule (mosaic_tmux) and the contract's paths (contract.sh).
 
 readonly EXIT_DELIVERED=0 EXIT_USAGE=2 EXIT_UNCONFIRMED=3 EXIT_NOT_DELIVERED=4 EXIT_NO_SESSION=5
 PROG=agent-send.sh
 SELF=${BASH_SOURCE[0]}
 [[ -L $SELF ]] && SELF=$(readlink -f "$SELF")
-TOOLS_DIR=${SELF%/*/*}
-MOSAIC_HOME=${MOSAIC_HOME:-$HOME/.config/mosaic}
+[[ $SELF == */* ]] || SELF=./$SELF
+HERE=${SELF%/*}
+# shellcheck source=../fleet/lib.sh
+. "$HERE/../fleet/lib.sh" || exit "$EXIT_NOT_DELIVERED"
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL_US=10000
 FAST_POLL_US=2000  # between looks in the first FAST_SPAN_US after Enter (a program's answer to
 FAST_SPAN_US=60000  # Enter usually lands within milliseconds); later looks wait POLL_US
 LOOK_LEAD_US=1000  # the first look after Enter starts this early (see there)
-SETTLE_US=50000   # how long a changed screen must hold still to count as the program's answer
-RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 SOCKET_RE='^([A-Za-z0-9_][A-Za-z0-9_.-]*)?$'  # empty: the default socket
 SOURCE_RE='^[A-Za-z0-9_][A-Za-z0-9_.@-]*$'
 HOST_RE='^[A-Za-z0-9_][A-Za-z0-9_.-]*$'
 
-# THE shell socket rule lives in lib.sh (mosaic_tmux); the inline copy only covers a tree
-# without it and must stay identical: -L only for a non-empty socket name.
-# shellcheck source=../fleet/lib.sh
-[[ -r $TOOLS_DIR/fleet/lib.sh ]] && . "$TOOLS_DIR/fleet/lib.sh"
-if ! declare -F mosaic_tmux >/dev/null; then
-  mosaic_tmux() {
-    if [[ -n ${MOSAIC_TMUX_SOCKET:-} ]]; then tmux -L "$MOSAIC_TMUX_SOCKET" "$@"; else tmux "$@"; fi
-  }
-fi
-
 usage() { sed -n '3,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$SELF"; }
 usage_error() {
   printf '%s: %s\n' "$PROG" "$1" >&2
-  printf 'usage: %s [-L socket] [-H user@host] [-S source] -s session (-m message | -m -) [--verify|--no-verify] [--timeout s] [--json]\n' "$PROG" >&2
+  printf 'usage: %s [-L socket] [-H user@host] [-S source] -s session (-m message | -m -) [--verify|--no-verify] [--timeout s] [--json] [--dry-run]\n' "$PROG" >&2
   exit "$EXIT_USAGE"
 }
 
@@ -129,13 +134,14 @@ json_str() {  # JSON string literal of $1 into the variable named $2
 
 # ---------------------------------------------------------------- arguments
 socket="" socket_given=0 remote="" source="" session="" message="" have_message=0
-verify=1 timeout=10 json=0 src_host="" dst_hint=""
+verify=1 timeout=10 json=0 dry_run=0 src_host="" dst_hint=""
 while (($#)); do
   case $1 in
     -h | --help) usage; exit 0 ;;
     --verify) verify=1; shift; continue ;;
     --no-verify) verify=0; shift; continue ;;
     --json) json=1; shift; continue ;;
+    --dry-run) dry_run=1; shift; continue ;;
     -L | -H | -S | -s | -m | --timeout | --src-host | --dst-host)
       (($# >= 2)) || usage_error "$1 needs a value" ;;
     --timeout=*) set -- --timeout "${1#*=}" "${@:2}"; continue ;;
@@ -168,7 +174,11 @@ if [[ ! $timeout =~ ^[0-9]+(\.[0-9]+)?$ || $timeout =~ ^0+(\.0+)?$ ]]; then
 fi
 [[ $ENTER_DELAY =~ ^[0-9]+(\.[0-9]+)?$ ]] || usage_error "MOSAIC_SEND_ENTER_DELAY must be a number of seconds"
 
-[[ $message == - ]] && message=$(</dev/stdin)
+if [[ $message == - ]]; then
+  # $(<) reopens /dev/stdin: a user switched to with runuser may not reopen its caller's pipe
+  # (root's), and a socket cannot be reopened at all. Then the open stdin itself is read.
+  { message=$(</dev/stdin); } 2>/dev/null || message=$(cat)
+fi
 # Trailing whitespace carries nothing and would hide the message's tail from the evidence check.
 while [[ -n $message && ${message: -1} == [[:space:]] ]]; do message=${message%?}; done
 [[ -n $message ]] || usage_error "the message is empty"
@@ -190,7 +200,7 @@ if [[ -z $src_host ]]; then
 fi
 
 # ---------------------------------------------------------------- result, audit, exit
-outcome="" reason="" evidence="" preamble="" dst_host="" err_file="" buffer=""
+outcome="" reason="" evidence="" preamble="" dst_host="" bytes=0 err_file="" buffer="" env_file=""
 # shellcheck disable=SC2317  # run by the EXIT trap
 cleanup() {
   [[ -n $buffer ]] && mosaic_tmux delete-buffer -b "$buffer" >/dev/null 2>&1
@@ -200,12 +210,12 @@ trap cleanup EXIT
 
 digest=""
 audit() {  # one line per send in the sender-side fleet user's log
-  local dir=$MOSAIC_HOME/fleet/log
+  local log=$MOSAIC_HOME/$MOSAIC_C_SEND_LOG
   [[ -n $digest ]] || digest=$(printf '%s%s' "$preamble" "$message" | sha256sum)
-  [[ -d $dir ]] || mkdir -p -- "$dir" 2>/dev/null
+  [[ -d ${log%/*} ]] || mkdir -p -- "${log%/*}" 2>/dev/null
   printf '%(%Y-%m-%dT%H:%M:%S%z)T outcome=%s src=%s:%s dst=%s:%s bytes=%s sha256=%s elapsed_ms=%s\n' \
       -1 "$outcome" "$src_host" "$source" "$1" "$session" "$bytes" "${digest%% *}" "$elapsed_ms" \
-      >>"$dir/send.log" 2>/dev/null
+      >>"$log" 2>/dev/null
 }
 
 finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's code
@@ -230,76 +240,61 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
   exit "$rc"
 }
 
+dry_run_report() {  # dry_run_report RELAY: --dry-run's JSON (RELAY: a JSON list, or null), exit 0
+  local j_pre j_host j_socket=null j_src j_source j_remote j_env
+  json_str "$preamble" j_pre; json_str "$dst_host" j_host; json_str "$src_host" j_src
+  json_str "$source" j_source; json_str "$remote" j_remote; json_str "$env_file" j_env
+  # With -H and no -L the destination host picks the socket: null.
+  if [[ -z $remote ]] || ((socket_given)); then json_str "$socket" j_socket; fi
+  printf '{"outcome": "would_send", "preamble": %s, "bytes": %s, "target": "%s", "host": %s, "socket": %s, "src_host": %s, "source": %s, "remote": %s, "env_file": %s, "relay": %s}\n' \
+    "$j_pre" "$bytes" "$session" "$j_host" "$j_socket" "$j_src" "$j_source" "$j_remote" "$j_env" "$1"
+  exit "$EXIT_DELIVERED"
+}
+
 # ---------------------------------------------------------------- remote: run there over ssh
 if [[ -n $remote ]]; then
-  dst_host=${remote#*@}
-  preamble="[$src_host:$source -> $dst_host:$session] "
-  byte_length "$preamble$message" bytes
-  remote_tool=${MOSAIC_SEND_REMOTE_TOOL:-'~/.config/mosaic/tools/tmux/agent-send.sh'}
-  args=(--src-host "$src_host" -S "$source" -s "$session" --timeout "$timeout" --json -m -)
-  [[ $dst_host =~ $HOST_RE ]] && args+=(--dst-host "$dst_host")
-  ((socket_given)) && args+=(-L "$socket")
-  ((verify)) || args+=(--no-verify)
-  # Every argument is checked against a plain-character pattern above and %q-quoted, so the
-  # remote shell sees exactly these words; the message itself only travels on stdin.
-  cmd=$remote_tool
-  for a in "${args[@]}"; do printf -v a '%q' "$a"; cmd+=" $a"; done
-  connect=$(((timeout_us + 999999) / 1000000))  # whole seconds, 1 to 10
-  ((connect <= 10)) || connect=10
-  err_file=$(mktemp "${TMPDIR:-/tmp}/agent-send.XXXXXX") || finish not_delivered "cannot create a temp file"
-  # The remote may wait twice the timeout (lock, then evidence); ssh's connect time comes on top.
-  # shellcheck disable=SC2086  # MOSAIC_SEND_SSH_OPTIONS is a list of words on purpose
-  out=$(printf '%s' "$message" |
-    timeout -k 1 "$((2 * ((timeout_us + 999999) / 1000000) + connect + 5))" \
-      ssh -o BatchMode=yes -o ConnectTimeout="$connect" ${MOSAIC_SEND_SSH_OPTIONS:-} -- "$remote" "$cmd" \
-      2>"$err_file")
-  rc=$?
-  err=$(tail -n 3 "$err_file"); err=${err//$'\n'/ }
-  if [[ $out =~ \"outcome\":\ \"([a-z_]+)\" ]]; then
-    remote_outcome=${BASH_REMATCH[1]}
-    [[ $out =~ \"preamble\":\ \"([^\"]*)\" ]] && preamble=${BASH_REMATCH[1]}
-    [[ $out =~ \"host\":\ \"([^\"]*)\" ]] && dst_host=${BASH_REMATCH[1]}
-    [[ $out =~ \"reason\":\ \"([^\"]*)\" ]] && reason=${BASH_REMATCH[1]}
-    [[ $out =~ \"evidence\":\ \"([a-z]*)\" ]] && evidence=${BASH_REMATCH[1]}
-    [[ $out =~ \"socket\":\ \"([^\"]*)\" ]] && socket=${BASH_REMATCH[1]}
-    finish "$remote_outcome" "$reason"
+  # shellcheck source=send-relay.sh
+  . "$HERE/send-relay.sh" || finish not_delivered "cannot read $HERE/send-relay.sh"
+  relay_prepare
+  if ((dry_run)); then
+    relay_json=""
+    for a in "${relay_argv[@]}"; do json_str "$a" a; relay_json+=${relay_json:+, }$a; done
+    dry_run_report "[$relay_json]"
   fi
-  case $rc in
-    124 | 137) finish not_delivered "ssh $remote: no answer within ${timeout}s" ;;
-    255) finish not_delivered "ssh $remote failed: ${err:-connection error}" ;;
-    127) finish not_delivered "agent-send.sh not found on $remote: $err" ;;
-    *) finish not_delivered "remote agent-send.sh on $remote failed (exit $rc): ${err:-no output}" ;;
-  esac
+  relay_send
 fi
 
 # ---------------------------------------------------------------- local delivery
-# The destination's env file names its socket (unless -L) and its fleet host name. Values are
-# plain or double-quoted (envfile.quote_env_value); only plain-character values are taken.
+# The destination's env file names its socket (unless -L) and its fleet host name. It is read
+# by lib.sh in a subshell, so its other variables stay out of this send; only plain-character
+# values are taken.
 ((socket_given)) || socket=${MOSAIC_TMUX_SOCKET:-}
-env_file=$MOSAIC_HOME/fleet/agents/$session.env
+mosaic_agent_env_file "$session" env_file
 if [[ -r $env_file ]]; then
-  while IFS= read -r line; do
-    case $line in
-      MOSAIC_TMUX_SOCKET=*) ((socket_given)) && continue ;;
-      MOSAIC_AGENT_HOST=*) ;;
-      *) continue ;;
-    esac
-    value=${line#*=}; value=${value#\"}; value=${value%\"}
-    if [[ $line == MOSAIC_AGENT_HOST=* ]]; then
-      [[ $value =~ $HOST_RE ]] && dst_host=$value
-    else
-      [[ $value =~ $SOCKET_RE ]] && socket=$value
-    fi
-  done <"$env_file"
+  env_values=$(
+    unset MOSAIC_TMUX_SOCKET MOSAIC_AGENT_HOST
+    mosaic_source_env "$env_file" </dev/null >/dev/null 2>&1
+    s=${MOSAIC_TMUX_SOCKET-} h=${MOSAIC_AGENT_HOST-}
+    # S[=socket] when the file sets the socket, then H<host>; a line feed would end a value
+    printf 'S%s%s\nH%s' "${MOSAIC_TMUX_SOCKET+=}" "${s//$'\n'/ }" "${h//$'\n'/ }"
+  )
+  env_socket=${env_values%%$'\n'*} env_host=${env_values#*$'\n'H}
+  if ((!socket_given)) && [[ $env_socket == S=* ]]; then
+    [[ ${env_socket#S=} =~ $SOCKET_RE ]] && socket=${env_socket#S=}
+  fi
+  [[ $env_host =~ $HOST_RE ]] && dst_host=$env_host
+else
+  env_file=""
 fi
 export MOSAIC_TMUX_SOCKET=$socket
 [[ -n $dst_host ]] || dst_host=${dst_hint:-$local_host}
 preamble="[$src_host:$source -> $dst_host:$session] "
 text="$preamble$message"
 byte_length "$text" bytes
+((dry_run)) && dry_run_report null
 
 umask 077  # what this creates (locks, the text handed to tmux, the audit log) is the user's alone
-lock_dir=$MOSAIC_HOME/fleet/run/locks
+lock_dir=$MOSAIC_HOME/$MOSAIC_C_LOCK_DIR
 [[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
   finish not_delivered "cannot open the send lock in $lock_dir"
@@ -308,130 +303,10 @@ exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
 flock -w "$timeout" "$lock_fd" &
 lock_pid=$!
 
-# Evidence helpers. tmux's output is read into the array `snap` (mapfile: one line an element)
-# and the string work runs with LC_ALL=C: in a UTF-8 locale bash's patterns and substrings
-# count characters, which makes a 64 KB capture take milliseconds per operation. Byte-wise
-# matching of UTF-8 text finds exactly the character-wise matches.
-last_line_of() {  # last_line_of TEXT VAR
-  local LC_ALL=C _pre
-  if [[ $1 != *$'\n'* ]]; then printf -v "$2" '%s' "$1"; return; fi
-  _pre=${1%$'\n'*}
-  printf -v "$2" '%s' "${1:${#_pre}+1}"
-}
-# probe: the tail of the message's last line, as the screen shows it.
-last_line_of "$text" last_line
-byte_length "$last_line" last_line_bytes
-if ((${#last_line} > 12)); then probe=${last_line: -12}; else probe=$last_line; fi
-probe=${probe##*[$'\t\r\x01'-$'\x1f']}
-[[ -n $probe ]] || probe=${preamble% }
+# shellcheck source=send-evidence.sh
+. "$HERE/send-evidence.sh" || finish not_delivered "cannot read $HERE/send-evidence.sh"
+evidence_probe "$text"
 
-count_of() {  # count_of HAYSTACK NEEDLE VAR
-  local LC_ALL=C _hay=$1 _rest
-  if [[ $_hay != *"$2"* ]]; then printf -v "$3" 0; return; fi
-  _rest=${_hay//"$2"/}
-  printf -v "$3" '%s' "$(((${#_hay} - ${#_rest}) / ${#2}))"
-}
-placeholders_in() {  # placeholders_in TEXT VAR: paste placeholders in TEXT
-  local _a _b
-  count_of "$1" "[Pasted text #" _a
-  count_of "$1" "[paste #" _b
-  printf -v "$2" '%s' "$((_a + _b))"
-}
-snap=()
-parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a capture whose last
-  # line is the cursor's logical line (-J joins wrapped rows). Sets PREFIX_above (the screen above
-  # that line), probe/placeholder counts in the cursor's line (PREFIX_cur_*), PREFIX_recent (the
-  # RECENT_LINES above it) and PREFIX_recent_line (see below). count_recent counts in the window.
-  local LC_ALL=C IFS=$'\n' cur n from=$(($3 - RECENT_LINES))
-  ((from >= $2)) || from=$2
-  cur=${snap[$3]}
-  printf -v "${1}_above" '%s' "${snap[*]:$2:$3-$2}"
-  printf -v "${1}_recent" '%s' "${snap[*]:from:$3-from}"
-  count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
-  placeholders_in "$cur" n; printf -v "${1}_cur_ph" '%s' "$n"
-  # Lines in that window that end with the message's whole last line: the probe is only its
-  # tail, which earlier messages may share, and then the window (which scrolls) need not show
-  # one occurrence more. The screen's top line may be the rest of a line that began above it:
-  # it counts when it is at least 64 bytes of the end of the message's last line.
-  local line len=$last_line_bytes
-  n=0
-  for ((from = from; from < $3; from++)); do
-    line=${snap[from]}
-    if ((${#line} >= len)); then
-      [[ ${line:${#line}-len} == "$last_line" ]] && ((n++))
-    elif ((from == $2 && ${#line} >= 64)); then
-      [[ ${last_line:len-${#line}} == "$line" ]] && ((n++))
-    fi
-  done
-  printf -v "${1}_recent_line" '%s' "$n"
-}
-count_recent() {  # count_recent PREFIX: probe and placeholder counts in PREFIX_recent (a scan of up
-  # to 20 long lines each: done only when the cheaper evidence is not enough)
-  local -n _window=${1}_recent
-  local n
-  count_of "$_window" "$probe" n; printf -v "${1}_recent_probe" '%s' "$n"
-  placeholders_in "$_window" n; printf -v "${1}_recent_ph" '%s' "$n"
-}
-pane_lost=""
-snapshot() {  # snapshot PREFIX: one tmux call reads the cursor row, captures down to it (run-shell
-  # -C expands #{cursor_y} when it runs, so a cursor that moved since the last look needs no
-  # second call) and reports the cursor row again; when the two differ the cursor moved during
-  # the call, and it is taken again. Sets PREFIX_hist (the pane's history size: it changes when
-  # the screen scrolls). A pane that died or went away sets pane_lost (why).
-  local tries n y2 dead hist
-  for tries in 1 2 3; do
-    if ! mosaic_tmux run-shell -C -t "$pane_id" \
-        "display-message -p -t $pane_id #{cursor_y} ; capture-pane -p -J -t $pane_id -S 0 -E #{cursor_y}" \; \
-        display-message -p -t "$pane_id" '#{cursor_y} #{pane_dead} #{history_size}' >"$out_file" 2>&1; then
-      IFS= read -r -d '' pane_lost <"$out_file"
-      pane_lost="the pane of $session went away: ${pane_lost//$'\n'/ }"
-      return 1
-    fi
-    mapfile -t snap <"$out_file"
-    n=${#snap[@]}
-    ((n >= 3)) || return 1
-    read -r y2 dead hist <<<"${snap[n - 1]}"
-    if [[ $dead != 0 ]]; then pane_lost="the pane of $session died (its program exited)"; return 1; fi
-    [[ ${snap[0]} =~ ^[0-9]+$ ]] || return 1
-    [[ ${snap[0]} == "$y2" ]] && break
-    ((tries < 3)) || return 1
-  done
-  printf -v "${1}_hist" '%s' "$hist"
-  parse_snapshot "$1" 1 $((n - 2))
-}
-pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
-  snapshot p || return 1
-  ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
-}
-settled_above="" settled_at=0
-submitted_evidence() {  # it left the cursor line, and the transcript above took it in
-  snapshot e || return 1
-  ((e_cur_probe <= base_cur_probe && e_cur_ph <= base_cur_ph)) || return 1
-  ((e_recent_line > base_recent_line)) || count_recent e
-  if ((e_recent_line > base_recent_line || e_recent_probe > base_recent_probe ||
-    e_recent_ph > base_recent_ph)); then
-    evidence=transcript  # the message (or its placeholder) shows once more above the input
-    return 0
-  fi
-  # The same text sent before can stand just where this one now stands (a long message whose
-  # visible tail repeats an earlier one's: the screens before and after look alike). Then the
-  # pane must have scrolled since the paste: the program printed it.
-  if ((e_recent_line > 0 && e_hist != p_hist)); then evidence=transcript; return 0; fi
-  # Otherwise the program must have answered (pi without an API key prints an error instead of
-  # the message): the screen above changed since the paste and then held still for SETTLE_US,
-  # so a half-drawn transcript (a long echo stalls for milliseconds on a busy host) is not
-  # taken for an answer.
-  [[ $e_above != "$p_above" ]] || return 1
-  local t
-  now_us t
-  if [[ $e_above == "$settled_above" ]]; then
-    ((t - settled_at >= SETTLE_US)) || return 1
-    evidence=response
-    return 0
-  fi
-  settled_above=$e_above settled_at=$t
-  return 1
-}
 # One tmux call loads the message into a uniquely named buffer, reads the pane's state and the
 # baseline screen (captured down to the cursor row: run-shell -C expands #{cursor_y} when it
 # runs, just before the paste, so the baseline is the screen the paste lands on) and pastes, but
@@ -474,6 +349,7 @@ for _ in 1 2 3 4; do
   mapfile -t snap <"$out_file"
   info=${snap[0]:-}
   last=$((${#snap[@]} - 1))
+  # shellcheck disable=SC2034  # pane_tty: read by check_tty_echo (send-evidence.sh)
   read -r pane_id pane_dead pane_tty <<<"$info"
   [[ $pane_id == %* ]] || finish no_session "no session $session: $info"
   if ((last >= 2)) && [[ ${snap[last]} == "$marker" ]]; then
@@ -490,16 +366,6 @@ if ((verify)); then
   parse_snapshot base 1 "$last"
   count_recent base
 fi
-
-# A terminal in canonical echo mode shows pasted text by itself: no program proves it read it.
-tty_echoes=0
-check_tty_echo() {
-  local out
-  out=$(stty -a -F "$pane_tty" 2>/dev/null) || return 0
-  out=" ${out//$'\n'/ } "
-  [[ $out =~ [\ \;]icanon[\ \;] && $out =~ [\ \;]echo[\ \;] ]] && tty_echoes=1
-  return 0
-}
 
 sleep_until() {  # sleep_until EPOCH_US. The kernel may end a sleep late by 0.1% of its length
   # (timer slack): a long sleep stops 2 ms short and the rest is slept separately.
@@ -548,6 +414,7 @@ fi
 now_us t
 fast_until=$((t + FAST_SPAN_US))
 retry_at=$((t + (3 * delay_us > 1000000 ? 3 * delay_us : 1000000)))
+# shellcheck disable=SC2034  # read by submitted_evidence (send-evidence.sh)
 e_cur_probe=0 e_cur_ph=0 e_recent_probe=0 e_recent_ph=0
 while :; do
   if submitted_evidence; then
