@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import re
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import NAME_BOUNDED, ROLES_DIR
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_MOSAIC_HOME, NAME_BOUNDED, ROLES_DIR
 
 LOCAL_SUFFIX = ".local.md"
 
@@ -102,9 +102,9 @@ def operator_mandate_warning(entry):
     """The warning ``fleet_roster`` gives for one :func:`operator_mandates` entry."""
     hosts = ", ".join(entry["hosts"])
     return ("class %r (agent%s %s) has no mandate in the framework: write one as %s under the "
-            "fleet user's MOSAIC_HOME (default ~/.config/mosaic) on %s. That file is the operator's "
+            "fleet user's MOSAIC_HOME (default %s) on %s. That file is the operator's "
             "and a re-seed never overwrites it; until it exists the agent is told to ask the "
             "orchestrator for its mandate. (fleet_roster runs on the controller and cannot see "
             "whether the file is already there.)"
             % (entry["class"], "" if len(entry["agents"]) == 1 else "s", ", ".join(entry["agents"]),
-               entry["file"], hosts))
+               entry["file"], DEFAULT_MOSAIC_HOME, hosts))

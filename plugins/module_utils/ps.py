@@ -30,6 +30,7 @@ import time
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401
 from ansible_collections.mosaic.fleet.plugins.module_utils import tmux as fleet_tmux
 
 HEALTHY = "healthy"
@@ -45,7 +46,6 @@ TMUX = "tmux"
 SUPERVISORS = (SYSTEMD, TMUX)
 
 DEFAULT_STALE_AFTER = 120
-DEFAULT_HOLDER_SESSION = "mosaic-holder"
 
 # The process names a healthy pane may show as its foreground command, per runtime
 # (docs/DEVELOPING.md). pi and codex are node programs, so a pane running them usually shows

@@ -16,6 +16,9 @@ import os
 import re
 from collections import namedtuple
 
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported)
+    DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
+
 try:
     import jsonschema
     HAS_JSONSCHEMA = True
@@ -37,11 +40,7 @@ except ImportError as exc:  # pragma: no cover
 
 RUNTIMES = ("claude", "codex", "pi", "opencode", "stub")
 EXEMPT_PROFILES = ("minimal", "canary")
-NAME_MAX_LENGTH = 48
-# '.' and ':' are left out on purpose: tmux silently rewrites them to '_' in session names, which
-# would break "the session name is the agent name". Matched with fullmatch: '$' would accept a
-# trailing newline.
-NAME_PATTERN = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_-]*")
+# The agent name rule (NAME_PATTERN, NAME_MAX_LENGTH) and DEFAULT_HOLDER_SESSION are contract.py's.
 # Python's '$' (used by jsonschema for the schema's patterns) matches before a final newline, and
 # no roster string may carry a control character into an env file, a unit or a tmux command.
 CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
@@ -49,7 +48,6 @@ DEFAULT_HOST = "localhost"
 DEFAULT_TENANT = "default"
 DEFAULT_PROFILE = "full"
 DEFAULT_TRANSPORT = "tmux"
-DEFAULT_HOLDER_SESSION = "mosaic-holder"
 DEFAULT_WORKING_DIRECTORY = "~"
 DEFAULT_CLASS = "worker"
 ROOT_PATH = "(root)"
@@ -240,7 +238,8 @@ def _describe_schema_error(error):
     if kind == "pattern":
         if parts and parts[-1] == "class":
             return [(parts, "%s is not a class name: letters, digits, '_' and '-', not starting with '-', "
-                     "at most 48 characters (it names the mandate file fleet/roles/<class>.md)" % _short(instance))]
+                     "at most %d characters (it names the mandate file fleet/roles/<class>.md)"
+                     % (_short(instance), NAME_MAX_LENGTH))]
         return [(parts, "%s does not match the allowed form %s" % (_short(instance), value))]
     if kind == "minItems":
         return [(parts, "must not be empty" if value == 1 else "needs at least %d items" % value)]

@@ -9,6 +9,7 @@ Pure functions only; ``fleet_supervisor`` observes (one ``systemctl --user show`
 
 from __future__ import annotations
 
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import HOLDER_UNIT, agent_unit
 
 MODES = ("auto", "systemd", "tmux")
@@ -99,7 +100,7 @@ def parse_panes(text):
     return sessions
 
 
-def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", "mosaic-holder"), absent=False):
+def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER_SESSION), absent=False):
     """What to do on a host without a systemd user manager.
 
     ``sessions``: socket -> {session: alive} for every socket of interest; ``agents``: list of

@@ -23,16 +23,12 @@ import re
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.fileops import default_mosaic_home
 
-AGENT_UNIT_TEMPLATE = "mosaic-agent@.service"
-HOLDER_UNIT = "mosaic-tmux-holder.service"
-# The units a fleet installs, holder first.
-FLEET_UNITS = (HOLDER_UNIT, AGENT_UNIT_TEMPLATE)
-# Where the framework ships them, relative to MOSAIC_HOME.
-UNIT_SOURCE_DIR = "systemd/user"
-# Where they are installed, relative to the fleet user's home.
-USER_UNIT_DIR = ".config/systemd/user"
-# How the shipped units name MOSAIC_HOME (the default one, ~/.config/mosaic).
-UNIT_MOSAIC_HOME = "%h/.config/mosaic"
+# The unit names, where they are shipped (UNIT_SOURCE_DIR, under MOSAIC_HOME) and installed
+# (USER_UNIT_DIR, under the home), and how they name the default MOSAIC_HOME: contract.py's.
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported)
+    AGENT_UNIT_TEMPLATE, FLEET_UNITS, HOLDER_UNIT, UNIT_MOSAIC_HOME, UNIT_SOURCE_DIR, USER_UNIT_DIR,
+    agent_unit)
+
 HOME_DROPIN = "mosaic-home.conf"
 # A MOSAIC_HOME a unit file can name as it is: no whitespace, quotes, backslashes, '%'
 # (specifiers) or '$' (variables), which systemd would interpret.
@@ -40,10 +36,6 @@ _UNIT_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./@+,:=-]*\Z")
 UNIT_SAFE_CHARACTERS = "letters, digits and _ . / @ + , : = -"
 _HOME_WORD = re.compile(re.escape(UNIT_MOSAIC_HOME) + r"(?=/|\s|$)")
 _SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
-
-
-def agent_unit(name):
-    return "mosaic-agent@%s.service" % name
 
 
 def runtime_dir(uid):

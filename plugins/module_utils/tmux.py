@@ -9,10 +9,8 @@ The shell side has exactly one twin of this rule: ``mosaic_tmux`` in
 
 from __future__ import annotations
 
-
-def socket_args(socket):
-    """``['-L', name]`` for a named socket; ``[]`` (the default tmux socket) when empty or None."""
-    return ["-L", socket] if socket else []
+# THE socket rule (``['-L', name]`` for a named socket, ``[]`` for the default one) is contract.py's.
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import socket_args
 
 
 def tmux_argv(socket, *args, **kwargs):

@@ -157,6 +157,7 @@ from ansible.module_utils.common.text.converters import to_text
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig, supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import tmux_argv
 
 
@@ -299,7 +300,7 @@ class Supervisor(object):
         if roster is None and not self.module.check_mode and (agents and not absent):
             self.module.fail_json(msg="%s is missing or unreadable: run mosaic.fleet.fleet_host_config first"
                                       % os.path.join(self.mosaic_home, hostconfig.ROSTER_FILE))
-        roster = roster or {"agents": [], "tmux": {"socket_name": "", "holder_session": "mosaic-holder"}}
+        roster = roster or {"agents": [], "tmux": {"socket_name": "", "holder_session": DEFAULT_HOLDER_SESSION}}
         sockets_of = dict((a["name"], a["socket"]) for a in roster["agents"])
         holder = (roster["tmux"]["socket_name"], roster["tmux"]["holder_session"])
         placed = [(name, sockets_of.get(name, holder[0])) for name in agents]
