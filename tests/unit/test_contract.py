@@ -144,3 +144,18 @@ def test_the_shipped_units_carry_the_contract_names():
     assert "EnvironmentFile=-%s/%s\n" % (home, contract.HOLDER_ENV_FILE) in holder
     assert "ExecStart=%s/%s/holder.sh start\n" % (home, contract.TOOLS_DIR) in holder
     assert contract.agent_unit("coder0") == "mosaic-agent@coder0.service"
+
+
+@pytest.mark.parametrize("name", ["coder0", "a" * 48, "a" * 49, "-x", "a.b"])
+def test_agent_send_checks_session_names_with_the_contract_rule(tmp_path, name):
+    # --dry-run resolves the target and prints it; it touches no tmux server.
+    tool = os.path.join(REPO, "framework", contract.SEND_TOOL)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOSAIC_HOME": str(tmp_path)}
+    result = subprocess.run([tool, "--dry-run", "-s", name, "-m", "x"], env=env, capture_output=True,
+                            text=True, timeout=30)
+    if contract.valid_name(name):
+        assert result.returncode == 0, result.stderr
+        assert json.loads(result.stdout)["target"] == name
+    else:
+        assert result.returncode == 2
+        assert "invalid session name" in result.stderr
