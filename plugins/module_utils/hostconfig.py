@@ -13,7 +13,7 @@ import json
 import re
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.comms import render_comms_sheet
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported)
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     AGENTS_DIR, COMMS_SUFFIX, CREDENTIALS_DIR, DEFAULT_MOSAIC_HOME, ENV_SUFFIX, HOLDER_ENV_FILE, ROSTER_FILE,
     SECRETS_FILE, SEND_TOOL, agent_env_pairs, comms_file, env_file, holder_env_pairs, valid_name)
 from ansible_collections.mosaic.fleet.plugins.module_utils.envfile import render_env_file

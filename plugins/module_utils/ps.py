@@ -30,7 +30,7 @@ import time
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401 pylint: disable=unused-import
 from ansible_collections.mosaic.fleet.plugins.module_utils import tmux as fleet_tmux
 
 HEALTHY = "healthy"

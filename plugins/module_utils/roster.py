@@ -16,7 +16,7 @@ import os
 import re
 from collections import namedtuple
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported)
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
 
 try:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import SEND_TOOL as TOOL_RELPATH
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import SEND_TOOL as TOOL_RELPATH  # noqa: F401 pylint: disable=unused-import
 
 # agent-send.sh's exit codes (its --help is the reference).
 EXIT_CODES = {

@@ -105,6 +105,12 @@ def test_the_roster_schema_states_the_name_rule_as_the_contract_does():
     assert schema["$defs"]["agent"]["properties"]["class"]["pattern"] == "^%s$" % contract.NAME_BOUNDED
 
 
+def test_the_roster_schema_default_holder_session_is_the_contract_one():
+    with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
+        schema = json.load(handle)
+    assert schema["properties"]["tmux"]["properties"]["holder_session"]["default"] == contract.DEFAULT_HOLDER_SESSION
+
+
 def test_the_agent_env_table_covers_roster_fields_in_the_schema():
     with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
         schema = json.load(handle)
