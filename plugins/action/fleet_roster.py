@@ -13,6 +13,7 @@ from ansible.plugins.action import ActionBase
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import mandate
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+from ansible_collections.mosaic.fleet.plugins.plugin_utils.data_args import DataArgs
 
 ARGUMENT_SPEC = dict(
     roster=dict(type="raw"),
@@ -20,10 +21,13 @@ ARGUMENT_SPEC = dict(
     profile=dict(type="str"),
     hosts=dict(type="list", elements="str"),
     default_host=dict(type="str"),
+    agent=dict(type="str"),
 )
 
 
-class ActionModule(ActionBase):
+class ActionModule(DataArgs, ActionBase):
+    # The agent name is data: the variables its template reads are never evaluated.
+    DATA_ARGS = frozenset(("agent",))
     TRANSFERS_FILES = False
     _requires_connection = False
     _supports_check_mode = True
@@ -67,8 +71,14 @@ class ActionModule(ActionBase):
                             % (source, len(violations), "" if len(violations) == 1 else "s",
                                fleet_roster.format_violations(violations)),
                         violations=[dict(path=v.path, message=v.message) for v in violations])
+        if args["agent"] is not None:
+            try:
+                result["agent"] = fleet_roster.agent_record(normalized, args["agent"])
+            except ValueError as exc:
+                return dict(result, failed=True, msg=to_text(exc), violations=[])
         operator_mandates = mandate.operator_mandates(normalized)
         result.update(roster=normalized, placement=fleet_roster.placement(normalized),
+                      ssh_aliases=fleet_roster.ssh_aliases(normalized, args["hosts"]),
                       agent_count=len(normalized["agents"]), source=source,
                       operator_mandates=operator_mandates)
         if operator_mandates:

@@ -3,73 +3,20 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Controller side of mosaic.fleet.fleet_send: messages are data.
 
-Ansible (2.19 and later) evaluates a template it finds inside a trusted variable's value when a
-task reads the variable ("nested templating"), and every string from extra vars, vars files and
-playbooks is trusted. A message that discusses Jinja, Helm, GitHub Actions or Go templates would
-be evaluated on the controller (``{{ lookup('pipe', ...) }}`` runs a command there) and altered or
-refused. For the arguments in ``DATA_ARGS`` the template written in the task itself is evaluated as
-usual, but the variables it reads are handed to it as data: strings untrusted, so nothing inside
-them is evaluated. The module itself runs unchanged (this is the ``normal`` action plus that rule).
+For the arguments in ``DATA_ARGS`` (the message, the file it comes from and the sender's name in
+its preamble) the template written in the task itself is evaluated as usual, but the variables it
+reads are handed to it as data (plugin_utils/data_args.py), so nothing inside them is evaluated.
+The module itself runs unchanged (this is the ``normal`` action plus that rule).
 """
 
 from __future__ import annotations
 
-from collections import ChainMap
-
-from jinja2 import meta as jinja_meta
-from jinja2.exceptions import TemplateError
-
 from ansible.plugins.action.normal import ActionModule as NormalAction
-from ansible.utils.unsafe_proxy import wrap_var
 
-# The arguments whose variables are data: the message and the sender's name in its preamble.
-DATA_ARGS = frozenset(("msg", "source"))
+from ansible_collections.mosaic.fleet.plugins.plugin_utils.data_args import DataArgs
 
 
-def referenced_names(environment, template):
-    """The top-level variable names ``template`` reads, or None when Jinja cannot parse it."""
-    try:
-        return jinja_meta.find_undeclared_variables(environment.parse(template))
-    except TemplateError:
-        return None
+class ActionModule(DataArgs, NormalAction):
 
-
-def as_data(value):
-    """``value`` with every string in it untrusted, so no template inside it is ever evaluated.
-
-    Plain containers (dict, list, tuple, set) are copied; any other object (``hostvars``, numbers)
-    is returned as it is, never iterated.
-    """
-    if isinstance(value, str):
-        return wrap_var(value)
-    if isinstance(value, dict):
-        return dict((as_data(key), as_data(item)) for key, item in value.items())
-    if isinstance(value, list):
-        return [as_data(item) for item in value]
-    if isinstance(value, tuple):
-        return tuple(as_data(item) for item in value)
-    if isinstance(value, (set, frozenset)):
-        return set(as_data(item) for item in value)
-    return value
-
-
-def data_variables(variables, names):
-    """A view of ``variables`` in which the variables called ``names`` are data (see as_data)."""
-    return ChainMap(dict((name, as_data(variables[name])) for name in names if name in variables), variables)
-
-
-class ActionModule(NormalAction):
-
-    @classmethod
-    def finalize_task_arg(cls, name, value, templar, context):
-        """Template ``msg`` and ``source`` with the variables they read as data (ansible-core >= 2.19)."""
-        if name not in DATA_ARGS or not isinstance(value, str) or not templar.is_template(value):
-            return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
-        names = referenced_names(templar.environment, value)
-        if not names:
-            # Nothing read (a literal template such as "{{ 7*6 }}" written in the task), or a
-            # syntax error that Ansible's own templating reports with its origin.
-            return super(ActionModule, cls).finalize_task_arg(name, value, templar, context)
-        data_templar = templar.copy()
-        data_templar.available_variables = data_variables(templar.available_variables, names)
-        return super(ActionModule, cls).finalize_task_arg(name, value, data_templar, context)
+    # The message, the file it is read from, and the sender's name in its preamble.
+    DATA_ARGS = frozenset(("msg", "src", "source"))

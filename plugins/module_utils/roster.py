@@ -488,6 +488,35 @@ def placement(normalized):
     return placed
 
 
+def ssh_aliases(normalized, hosts=()):
+    """host -> the names peers reach it under: the host part of its agents' ``ssh`` destinations.
+
+    Every host of ``hosts`` and every host an agent is placed on is a key (an empty list when no
+    agent there has ``ssh``); names are unique, in roster order.
+    """
+    aliases = dict((host, []) for host in hosts or ())
+    for agent in normalized["agents"]:
+        names = aliases.setdefault(agent["host"], [])
+        alias = agent["ssh"].rpartition("@")[2] if agent.get("ssh") else None
+        if alias and alias not in names:
+            names.append(alias)
+    return aliases
+
+
+def agent_record(normalized, name):
+    """The placed record of the agent called ``name``; ValueError naming the roster's agents otherwise.
+
+    ``name`` is data: it is compared and printed as it is, never interpreted.
+    """
+    for agent in normalized["agents"]:
+        if agent["name"] == name:
+            return agent
+    names = ", ".join(agent["name"] for agent in normalized["agents"])
+    if not name:
+        raise ValueError("no agent named: name one of the roster's agents (agents: %s)" % names)
+    raise ValueError("agent %s is not in the roster (agents: %s)" % (name, names))
+
+
 def validate(document, schema=None, inventory_hosts=None, default_host=None):
     """(normalized roster or None, [Violation...]). The roster is normalized only when clean.
 

@@ -70,6 +70,16 @@ options:
       - An agent's host is its own C(host), else the roster's C(defaults.host), else this option,
         else C(localhost).
     type: str
+  agent:
+    description:
+      - The name of one agent to look up; its placed record is returned in RV(agent).
+      - The task fails when the roster has no such agent, with a message that names the agent as
+        given and lists the roster's agents.
+      - The name is data, in a playbook too. The variables that this option's template reads
+        are never evaluated as templates (ansible-core 2.19 and later), so
+        C(-e agent='{{ lookup("pipe", ...) }}') is an agent name that is not in the roster, not
+        a command run on the controller.
+    type: str
 extends_documentation_fragment:
   - ansible.builtin.action_common_attributes
   - ansible.builtin.action_common_attributes.flow
@@ -115,6 +125,13 @@ EXAMPLES = r"""
   mosaic.fleet.fleet_roster:
     src: rosters/prod.yaml
 
+- name: Find where agent coder0 runs (fails, naming the roster's agents, when it is not there)
+  mosaic.fleet.fleet_roster:
+    src: rosters/prod.yaml
+    agent: coder0
+  register: found
+  # found.agent.host, found.agent.socket
+
 - name: A class of your own validates with a warning naming the mandate file to write
   mosaic.fleet.fleet_roster:
     roster:
@@ -141,6 +158,23 @@ roster:
     tmux: {socket_name: mosaic-fleet, holder_session: mosaic-holder}
     agents:
       - {name: orchestrator, runtime: stub, class: orchestrator, host: localhost, socket: mosaic-fleet}
+agent:
+  description:
+    - The normalized, placed record of the agent named by O(agent) (the same mapping as its
+      entry in RV(roster)), for example its C(host) and C(socket).
+  returned: success, when O(agent) is given
+  type: dict
+  sample: {name: coder0, runtime: stub, class: coder, host: localhost, socket: mosaic-fleet}
+ssh_aliases:
+  description:
+    - Host name to the names its peers reach it under over ssh, the host part of its agents'
+      C(ssh) destinations (unique, in roster order).
+    - Every host of O(hosts) and every host an agent is placed on is a key; an empty list when
+      none of its agents sets C(ssh). C(playbooks/fleet.yml) hands it to the C(ssh_mesh) role so
+      that peers record this host's key under those names too.
+  returned: success
+  type: dict
+  sample: {web1: [web1.example.com], web2: []}
 placement:
   description: Host name to the names of the agents placed on it, in roster order.
   returned: success
@@ -196,7 +230,7 @@ from ansible.module_utils.basic import AnsibleModule
 def main():
     module = AnsibleModule(argument_spec=dict(
         roster=dict(type="raw"), src=dict(type="path"), profile=dict(type="str"),
-        hosts=dict(type="list", elements="str"), default_host=dict(type="str"),
+        hosts=dict(type="list", elements="str"), default_host=dict(type="str"), agent=dict(type="str"),
     ), supports_check_mode=True)
     module.fail_json(msg="mosaic.fleet.fleet_roster runs on the controller as an action plugin; "
                          "it cannot be executed as a module on a target.")

@@ -203,6 +203,43 @@ def test_send_playbook_delivers_template_text_literally(start_agent, fleet_env, 
                                                     for text in messages]
 
 
+@pytest.mark.parametrize("path", ["key_value", "inline_json", "yaml_file"])
+def test_send_playbook_agent_name_is_data(start_agent, fleet_env, socket_name, tmp_path, path):
+    """An agent name that is a template is only a name the roster does not have: nothing on the
+    controller evaluates it (no file appears), the error names it as given and lists the roster's
+    agents, and nothing is sent; a normal agent name still works through the same path."""
+    agent = start_agent("coder0")
+    base = tmp_path / "base.json"
+    roster_vars = send_roster_vars(fleet_env, socket_name)
+    del roster_vars["agent"]
+    base.write_text(json.dumps(dict(roster_vars, message="hello coder0")))
+
+    def send(name):
+        if path == "key_value":
+            agent_args = ["-e", "agent='%s'" % name]
+        elif path == "inline_json":
+            agent_args = ["-e", json.dumps({"agent": name})]
+        else:
+            (tmp_path / "agent.yml").write_text("agent: |-\n  %s\n" % name)
+            agent_args = ["-e", "@%s" % (tmp_path / "agent.yml")]
+        return subprocess.run(
+            [os.path.join(BIN, "ansible-playbook"), "-c", "local", "mosaic.fleet.send", "-e", "@%s" % base]
+            + agent_args,
+            env=ansible_env(fleet_env), capture_output=True, text=True, timeout=180, check=False)
+
+    for name in (pipe_lookup(tmp_path), pipe_lookup(tmp_path) + " MK {{ 7*6 }}"):
+        result = send(name)
+        assert not (tmp_path / "pwned").exists(), "the agent name was evaluated: " + result.stdout[-3000:]
+        assert result.returncode != 0, result.stdout[-3000:]
+        assert "agent %s is not in the roster (agents: orchestrator, coder0)" % name in result.stdout, \
+            result.stdout[-3000:]
+    assert agent.records() == []
+
+    result = send("coder0")
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert [r["text"] for r in agent.records()] == ["[%s:operator -> %s:coder0] hello coder0" % (HOST, HOST)]
+
+
 def test_fleet_send_reads_variables_as_data(start_agent, fleet_env, socket_name, tmp_path):
     """fleet_send in a playbook: each corpus text from extra vars, vars files and play vars, referenced
     alone, through filters, composed and looked up by name, arrives byte for byte; a template written

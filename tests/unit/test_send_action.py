@@ -1,6 +1,6 @@
-"""Unit tests for plugins/action/fleet_send.py: the variables that msg and source read are data."""
+"""Unit tests for plugins/action/fleet_send.py: the variables that msg and source read are data.
 
-from collections.abc import Mapping
+The helpers themselves (plugins/plugin_utils/data_args.py) are tested in test_data_args.py."""
 
 import pytest
 
@@ -20,55 +20,6 @@ def engine(**variables):
 
 def finalize(name, value, templar):
     return action.ActionModule.finalize_task_arg(name, trust_as_template(value), templar, None)
-
-
-@pytest.mark.parametrize("template, names", [
-    ("{{ my_text }}", {"my_text"}),
-    ("{{ a | default(b) }} {% for i in c %}{{ i }}{% endfor %}", {"a", "b", "c"}),
-    ("{{ vars[item] }}", {"vars", "item"}),
-    ("{{ 7*6 }}", set()),
-    ("{% if x %}", None),
-    ("{{", None),
-])
-def test_referenced_names(template, names):
-    assert action.referenced_names(engine().environment, template) == names
-
-
-def test_as_data_untrusts_every_string_and_keeps_the_values():
-    marker = object()
-    value = {trust_as_template("k"): [trust_as_template("{{ a }}"), (trust_as_template("{{ b }}"), 3),
-                                      {trust_as_template("{{ c }}")}],
-             "other": marker, "n": None}
-    data = action.as_data(value)
-    assert data == value
-    assert data["other"] is marker
-    strings = list(data) + [data["k"][0], data["k"][1][0]] + list(data["k"][2])
-    assert strings and not any(is_trusted_as_template(s) for s in strings)
-    assert isinstance(data["k"][1], tuple)
-    assert is_trusted_as_template(value["k"][0])  # the variables themselves are left alone
-
-
-def test_as_data_never_iterates_other_mappings():
-    class HostVarsLike(Mapping):  # hostvars: a Mapping whose every access templates a host's vars
-        def __getitem__(self, key):
-            raise AssertionError("read")
-
-        def __iter__(self):
-            raise AssertionError("iterated")
-
-        def __len__(self):
-            raise AssertionError("counted")
-
-    hostvars = HostVarsLike()
-    assert action.as_data(hostvars) is hostvars
-
-
-def test_data_variables_only_shadows_what_is_read():
-    variables = {"a": trust_as_template("{{ x }}"), "b": trust_as_template("{{ y }}")}
-    view = action.data_variables(variables, {"a", "missing"})
-    assert not is_trusted_as_template(view["a"])
-    assert view["b"] is variables["b"]
-    assert "missing" not in view
 
 
 @pytest.mark.parametrize("template, expected", [
