@@ -159,6 +159,23 @@ def socket_args(socket):
 
 
 # --------------------------------------------------------------------------------------------
+# agent-send.sh's outcomes and exit codes. A send reports one of SEND_OUTCOMES and exits with
+# its code; "usage" (bad arguments) is a code without a report; --dry-run reports
+# SEND_DRY_RUN_OUTCOME and exits 0. The script's --help lists them (tests/unit/test_send.py).
+
+SEND_EXIT_CODES = (
+    ("delivered", 0),
+    ("usage", 2),
+    ("unconfirmed", 3),
+    ("not_delivered", 4),
+    ("no_session", 5),
+)
+SEND_OUTCOMES = ("delivered", "unconfirmed", "not_delivered", "no_session")
+SEND_FAILED_OUTCOMES = ("not_delivered", "no_session")
+SEND_DRY_RUN_OUTCOME = "would_send"
+
+
+# --------------------------------------------------------------------------------------------
 # The shell contract
 
 SHELL_CONTRACT = "framework/tools/fleet/contract.sh"   # relative to the collection root
@@ -192,6 +209,8 @@ def shell_values():
         ("MOSAIC_C_AGENT_ENV_KEYS", AGENT_ENV_KEYS),
         ("MOSAIC_C_HOLDER_ENV_KEYS", tuple(key for key, _source in HOLDER_ENV)),
         ("MOSAIC_C_PANE_ENV_KEYS", PANE_ENV_KEYS),
+    ] + [("MOSAIC_C_SEND_EXIT_%s" % outcome.upper(), str(code)) for outcome, code in SEND_EXIT_CODES] + [
+        ("MOSAIC_C_SEND_DRY_RUN_OUTCOME", SEND_DRY_RUN_OUTCOME),
     ]
 
 

@@ -75,14 +75,13 @@ set -u -o pipefail
 # the paste and after Enter). ../fleet/lib.sh brings the name rule, the env file reader, the
 # socket rule (mosaic_tmux) and the contract's paths (contract.sh).
 
-readonly EXIT_DELIVERED=0 EXIT_USAGE=2 EXIT_UNCONFIRMED=3 EXIT_NOT_DELIVERED=4 EXIT_NO_SESSION=5
 PROG=agent-send.sh
 SELF=${BASH_SOURCE[0]}
 [[ -L $SELF ]] && SELF=$(readlink -f "$SELF")
 [[ $SELF == */* ]] || SELF=./$SELF
 HERE=${SELF%/*}
 # shellcheck source=../fleet/lib.sh
-. "$HERE/../fleet/lib.sh" || exit "$EXIT_NOT_DELIVERED"
+. "$HERE/../fleet/lib.sh" || exit 4  # not_delivered; the exit codes are the contract's, from lib.sh
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL_US=10000
 FAST_POLL_US=2000  # between looks in the first FAST_SPAN_US after Enter (a program's answer to
@@ -96,7 +95,7 @@ usage() { sed -n '3,/^set -u/{/^set -u/d;s/^# \{0,1\}//;p}' "$SELF"; }
 usage_error() {
   printf '%s: %s\n' "$PROG" "$1" >&2
   printf 'usage: %s [-L socket] [-H user@host] [-S source] -s session (-m message | -m -) [--verify|--no-verify] [--timeout s] [--json] [--dry-run]\n' "$PROG" >&2
-  exit "$EXIT_USAGE"
+  exit "$MOSAIC_C_SEND_EXIT_USAGE"
 }
 
 now_us() { local _us=${EPOCHREALTIME/./}; printf -v "$1" "%s" "$((10#$_us))"; }
@@ -223,9 +222,9 @@ finish() {  # finish OUTCOME [REASON]: audit, report, exit with the outcome's co
   local t_end rc j_out j_pre j_host j_reason j_socket
   now_us t_end
   elapsed_ms=$(((t_end - t_start) / 1000))
-  case $outcome in
-    delivered) rc=$EXIT_DELIVERED ;; unconfirmed) rc=$EXIT_UNCONFIRMED ;;
-    no_session) rc=$EXIT_NO_SESSION ;; *) rc=$EXIT_NOT_DELIVERED ;;
+  case $outcome in  # the outcome's exit code (contract.sh); an unknown one is not_delivered
+    delivered) rc=$MOSAIC_C_SEND_EXIT_DELIVERED ;; unconfirmed) rc=$MOSAIC_C_SEND_EXIT_UNCONFIRMED ;;
+    no_session) rc=$MOSAIC_C_SEND_EXIT_NO_SESSION ;; *) rc=$MOSAIC_C_SEND_EXIT_NOT_DELIVERED ;;
   esac
   audit "${remote:-$dst_host}"
   if ((json)); then
@@ -246,9 +245,10 @@ dry_run_report() {  # dry_run_report RELAY: --dry-run's JSON (RELAY: a JSON list
   json_str "$source" j_source; json_str "$remote" j_remote; json_str "$env_file" j_env
   # With -H and no -L the destination host picks the socket: null.
   if [[ -z $remote ]] || ((socket_given)); then json_str "$socket" j_socket; fi
-  printf '{"outcome": "would_send", "preamble": %s, "bytes": %s, "target": "%s", "host": %s, "socket": %s, "src_host": %s, "source": %s, "remote": %s, "env_file": %s, "relay": %s}\n' \
-    "$j_pre" "$bytes" "$session" "$j_host" "$j_socket" "$j_src" "$j_source" "$j_remote" "$j_env" "$1"
-  exit "$EXIT_DELIVERED"
+  printf '{"outcome": "%s", "preamble": %s, "bytes": %s, "target": "%s", "host": %s, "socket": %s, "src_host": %s, "source": %s, "remote": %s, "env_file": %s, "relay": %s}\n' \
+    "$MOSAIC_C_SEND_DRY_RUN_OUTCOME" "$j_pre" "$bytes" "$session" "$j_host" "$j_socket" "$j_src" "$j_source" \
+    "$j_remote" "$j_env" "$1"
+  exit 0
 }
 
 # ---------------------------------------------------------------- remote: run there over ssh
