@@ -8,7 +8,7 @@ running a long-lived process named like the stub runtime (``exec -a python3 slee
 a pane is a pane, so the cost is the same as with real stubs) and a fresh heartbeat file each:
 
   module      the module's own code in-process (a real AnsibleModule, ``fleet_ps.observe``: roster
-              read, the commands through ``ps.spawn``, heartbeat reads, classification), median
+              read, the commands through ``host.spawn``, heartbeat reads, classification), median
               of --repeat runs; and the number of commands it ran (counted by wrapping its runner)
   floor       the same raw queries issued directly from one bash process: the one
               ``tmux list-panes -a -F ...`` plus reading every heartbeat file (builtin ``read``,
@@ -23,7 +23,7 @@ sandbox); under systemd the module adds ONE ``systemctl --user show`` for every 
 per-agent approach one ``systemctl show`` per agent instead of ``stat``.
 
 Also printed: the module's time with ``AnsibleModule.run_command`` as its runner instead, the
-reason fleet_ps runs its queries through ``ps.spawn``.
+reason fleet_ps runs its queries through ``host.spawn``.
 
 Usage: python benchmarks/fleet_ps.py [--sizes 1,10,50,100] [--repeat 60] [--rounds 6]
 """
@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.join(REPO, ".cache", "collections"))
 from ansible.module_utils import basic  # noqa: E402
 from ansible.module_utils.common.text.converters import to_bytes  # noqa: E402
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_host  # noqa: E402
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps  # noqa: E402
 from ansible_collections.mosaic.fleet.plugins.modules import fleet_ps  # noqa: E402
 
@@ -180,7 +181,7 @@ def measure(host, repeat, rounds):
     samples = {"module": [], "floor": [], "run_command": []}
     counts = set()
     for _round in range(rounds):
-        times, commands = module_samples(module, ps.spawn, per_round)
+        times, commands = module_samples(module, fleet_host.spawn, per_round)
         samples["module"] += times
         counts.add(commands)
         samples["floor"] += bash_samples(host, FLOOR_SCRIPT, [ps.PANE_FORMAT, host.run_dir, per_round])
@@ -220,7 +221,7 @@ def main():
             size, commands, module_s * 1e3, floor_s * 1e3, per_agent_s * 1e3, module_s / floor_s,
             per_agent_s / module_s, run_command_s * 1e3))
     print("(run_command ms: the same module logic with AnsibleModule.run_command as its runner, whose\n"
-          " preexec_fn makes CPython fork() instead of vfork(); fleet_ps uses ps.spawn instead)")
+          " preexec_fn makes CPython fork() instead of vfork(); fleet_ps uses host.spawn instead)")
 
     problems = []
     if len(set(r[1] for r in results)) != 1:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 class ModuleDocFragment(object):
     """The ``user`` and ``mosaic_home`` options every host-side module shares
-    (``module_utils/fileops.py``: ``user_argument_spec``, ``resolve_fleet_user``)."""
+    (``module_utils/host.py``: ``user_argument_spec``, ``resolve_fleet_user``)."""
 
     DOCUMENTATION = r"""
 options:

@@ -1,14 +1,12 @@
 # -*- coding: utf-8 -*-
 # Copyright: mosaic.fleet contributors
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""fleet_ps: what the host's supervisor, tmux and heartbeats say, and what it means.
+"""fleet_ps: what the host's supervisor, tmux and heartbeats say means (pure).
 
-Most of this file is pure: argv builders, parsers of ``tmux list-panes`` and ``systemctl show``
-output, and the health/drift classification, all driven by data in the unit tests. The one
-impure entry point, :func:`probe`, issues a CONSTANT number of commands whatever the number of
-agents (one ``systemctl --user show`` for every unit, one ``tmux list-panes -a`` per distinct
-socket) plus plain file reads, through a ``run(argv) -> (rc, stdout, stderr)`` callable that the
-module supplies (``module.run_command``) and the benchmark and tests wrap.
+This file is pure: argv builders, THE parser of ``tmux list-panes`` output (fleet_supervisor's
+too), the parser of ``systemctl show`` output, and the health/drift classification, all driven
+by data in the unit tests. Reading the host (the commands, the roster and heartbeat files) is
+``ps_probe.py``'s; who the fleet user is and how a command runs, ``host.py``'s.
 
 Health (ARCHITECTURE.md "Health"), checked in this order:
 
@@ -25,13 +23,13 @@ from __future__ import annotations
 
 import os
 import shlex
-import subprocess
-import time
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import supervisor as fleet_supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401 pylint: disable=unused-import
-from ansible_collections.mosaic.fleet.plugins.module_utils import tmux as fleet_tmux
+# The pane parser is tmux.py's (fleet_supervisor reads panes through it too); re-exported here.
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import (  # noqa: F401 pylint: disable=unused-import
+    PANE_FIELDS, PANE_FORMAT, is_no_server, list_panes_argv, parse_panes, to_int)
 
 HEALTHY = "healthy"
 STALE = "stale"
@@ -41,8 +39,8 @@ STOPPED = "stopped"
 MISSING = "missing"
 HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING)
 
-SYSTEMD = "systemd"
-TMUX = "tmux"
+SYSTEMD = fleet_supervisor.SYSTEMD
+TMUX = fleet_supervisor.TMUX
 SUPERVISORS = (SYSTEMD, TMUX)
 
 DEFAULT_STALE_AFTER = 120
@@ -61,45 +59,16 @@ SHELLS = frozenset(("bash", "sh", "dash", "zsh", "fish", "ksh", "mksh", "tcsh", 
 
 # Unit states in which the agent's session is supposed to exist.
 UNIT_UP_STATES = frozenset(("active", "activating", "reloading", "refreshing"))
-UNIT_ENABLED_STATES = frozenset(("enabled", "enabled-runtime", "linked", "linked-runtime", "alias"))
+UNIT_ENABLED_STATES = fleet_systemd.ENABLED_STATES
 
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result",
                    "ActiveEnterTimestampMonotonic")
 
-# One tmux line per pane; tmux escapes control characters (a tab becomes "\t") in values, so a
-# tab separates fields safely.
-PANE_FIELDS = (
-    "session_name", "session_id", "session_group", "session_group_list", "session_grouped",
-    "session_created", "session_attached", "window_index", "window_active", "pane_index",
-    "pane_active", "pane_id", "pane_pid", "pane_current_command", "pane_dead", "pane_dead_status",
-    "window_activity", "pane_dead_signal",
-)
-PANE_FORMAT = "\t".join("#{%s}" % field for field in PANE_FIELDS)
-_INT_FIELDS = ("session_created", "session_attached", "window_index", "pane_index", "pane_pid",
-               "window_activity")
-_FLAG_FIELDS = ("session_grouped", "window_active", "pane_active", "pane_dead")
-
-# What tmux prints when there is no server on a socket: not an error for fleet_ps, just no sessions.
-_NO_SERVER_MARKERS = ("no server running on ", "error connecting to ")
-
 VIEWER_SUFFIX = "-view"
-
-# Where `systemctl --user enable` links the fleet's units (their [Install] WantedBy=default.target).
-USER_UNIT_DIR = fleet_systemd.USER_UNIT_DIR
-WANTS_DIR = "default.target.wants"
-
-
-class ProbeError(Exception):
-    """A problem that makes the report impossible (no roster, unknown user)."""
 
 
 # --------------------------------------------------------------------------------------------
 # argv
-
-
-def list_panes_argv(socket, binary=None):
-    """``tmux [-L socket] list-panes -a -F <PANE_FORMAT>``: every pane of every session."""
-    return fleet_tmux.tmux_argv(socket, "list-panes", "-a", "-F", PANE_FORMAT, binary=binary)
 
 
 def show_units_argv(user, as_self, units, binary=None):
@@ -110,61 +79,8 @@ def show_units_argv(user, as_self, units, binary=None):
     return fleet_systemd.systemctl_user_argv(user, as_self, *(args + list(units)), binary=binary)
 
 
-def as_user_argv(user, home, tmux_tmpdir, argv, runuser="runuser"):
-    """Run ``argv`` as ``user`` from root, so tmux finds that user's server.
-
-    tmux looks for its socket in ``$TMUX_TMPDIR/tmux-<uid>/`` (``/tmp`` by default) and obeys
-    ``$TMUX``; root's values of those must not leak into the user's command.
-    """
-    # env's options (-u) must come before its assignments.
-    env = ["env", "-u", "TMUX"] + ([] if tmux_tmpdir else ["-u", "TMUX_TMPDIR"]) + ["HOME=%s" % home]
-    env += ["TMUX_TMPDIR=%s" % tmux_tmpdir] if tmux_tmpdir else []
-    if os.path.basename(runuser) == "setpriv":
-        prefix = [runuser, "--reuid=%s" % user, "--regid=%s" % user, "--init-groups", "--"]
-    else:
-        prefix = [runuser, "-u", user, "--"]
-    return prefix + env + list(argv)
-
-
 # --------------------------------------------------------------------------------------------
 # parsing
-
-
-def _int(text):
-    try:
-        return int(text)
-    except (TypeError, ValueError):
-        return None
-
-
-def parse_panes(text):
-    """Parse ``list-panes -a -F PANE_FORMAT`` output into one dict per pane (typed values)."""
-    panes = []
-    width = len(PANE_FIELDS)
-    for line in text.splitlines():
-        if not line:
-            continue
-        values = line.split("\t")
-        if len(values) < width:
-            values += [""] * (width - len(values))
-        pane = dict(zip(PANE_FIELDS, values))
-        for field in _INT_FIELDS:
-            value = pane[field]
-            pane[field] = int(value) if value.isdigit() else None
-        for field in _FLAG_FIELDS:
-            pane[field] = pane[field] == "1"
-        for field in ("pane_dead_status", "pane_dead_signal"):  # empty unless dead (and tmux >= 3.3)
-            value = pane[field]
-            pane[field] = _int(value) if value else None
-        group_list = pane["session_group_list"]
-        pane["session_group_list"] = [s for s in group_list.split(",") if s] if group_list else []
-        panes.append(pane)
-    return panes
-
-
-def is_no_server(rc, stderr):
-    """True when tmux failed only because no server listens on the socket."""
-    return rc != 0 and any(marker in (stderr or "") for marker in _NO_SERVER_MARKERS)
 
 
 def group_sessions(panes):
@@ -212,7 +128,7 @@ def parse_heartbeat(text):
         epoch = float(fields[0])
     except ValueError:
         return None
-    pid = _int(fields[1]) if len(fields) > 1 else None
+    pid = to_int(fields[1]) if len(fields) > 1 else None
     return epoch, pid
 
 
@@ -253,7 +169,7 @@ def unit_enabled(unit):
 
 
 def unit_was_started(unit):
-    return bool(unit) and (_int(unit.get("ActiveEnterTimestampMonotonic")) or 0) > 0
+    return bool(unit) and (to_int(unit.get("ActiveEnterTimestampMonotonic")) or 0) > 0
 
 
 def age_of(epoch, now):
@@ -463,12 +379,12 @@ def select_agents(roster, host=None, rendered_host=None, local_names=(), rendere
 
 
 def choose_supervisor(requested, manager_reachable, units_enabled):
-    """``systemd`` when asked, or (``auto``) when the fleet user's systemd manager answers and the
-    fleet's units are enabled there (fleet_supervisor enables them only in systemd mode; in tmux
-    mode they are installed but left disabled); ``tmux`` otherwise."""
-    if requested in SUPERVISORS:
-        return requested
-    return SYSTEMD if manager_reachable and units_enabled else TMUX
+    """The supervisor that runs the fleet, as fleet_ps reads it: ``systemd`` when asked, or
+    (``auto``) when the fleet user's systemd manager answers and the fleet's units are enabled
+    there; ``tmux`` otherwise. The one ``auto`` rule is ``supervisor.choose_mode``'s."""
+    if requested not in SUPERVISORS:
+        requested = fleet_supervisor.AUTO
+    return fleet_supervisor.choose_mode(requested, True, False, manager_reachable, units_enabled)
 
 
 def build_report(roster, agents, supervisor, units, sessions_by_socket, heartbeats, now, stale_after,
@@ -517,221 +433,9 @@ def build_report(roster, agents, supervisor, units, sessions_by_socket, heartbea
     }
 
 
-# --------------------------------------------------------------------------------------------
-# I/O: reading the host (files only here; commands go through the injected ``run``)
-
-def roster_path(mosaic_home):
-    return os.path.join(mosaic_home, hostconfig.ROSTER_FILE)
-
-
-def load_roster(mosaic_home):
-    """(normalized roster, rendered host name or None) from ``fleet/roster.yaml``.
-
-    Raises ProbeError when the file is missing or unreadable.
-    """
-    path = roster_path(mosaic_home)
-    try:
-        with open(path, "r") as handle:
-            text = handle.read()
-    except (IOError, OSError) as exc:
-        raise ProbeError("cannot read the rendered roster %s (%s); stand the fleet up first "
-                         "(ansible-playbook mosaic.fleet.fleet) or pass mosaic_home" % (path, exc.strerror or exc))
-    try:
-        roster = hostconfig.load_rendered_roster(text)
-    except ValueError as exc:
-        raise ProbeError("%s is not a rendered roster: %s" % (path, exc))
-    if not isinstance(roster, dict) or not isinstance(roster.get("agents"), list):
-        raise ProbeError("%s is not a rendered roster: no agents list" % path)
-    return roster, hostconfig.rendered_host(text)
-
-
-COMMAND_TIMEOUT = 30
-
-
-def spawn(argv, env_update=None, timeout=COMMAND_TIMEOUT):
-    """Run one read-only query: ``(rc, stdout, stderr)`` as text; rc 127 when it cannot start.
-
-    The module uses this rather than ``AnsibleModule.run_command``, which always installs a
-    ``preexec_fn``: that makes CPython fork() the whole module process instead of vfork(), which
-    costs about as much as the tmux query itself (benchmarks/fleet_ps.py measures it). The
-    queries here need nothing run_command adds: a fixed argv, no shell, no input, no secrets.
-    A wedged tmux server or manager cannot hang the module: past ``timeout`` seconds the command
-    is killed and reported with rc -9.
-    """
-    env = None
-    if env_update:
-        env = dict(os.environ)
-        env.update(env_update)
-    try:
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=env, close_fds=True)
-    except OSError as exc:
-        return 127, "", "cannot run %s: %s" % (argv[0], exc)
-    try:
-        out, err = proc.communicate(timeout=timeout)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        out, err = proc.communicate()
-        err = (err or b"") + (b"\n%s: timed out after %ds" % (argv[0].encode(), timeout))
-        return -9, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-    return proc.returncode, out.decode("utf-8", "replace"), err.decode("utf-8", "replace")
-
-
-def _read_text(path, limit=256):
-    """The first ``limit`` bytes of a small file as text, or None (raw os calls: one per agent)."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return None
-    try:
-        return os.read(fd, limit).decode("utf-8", "replace")
-    except OSError:
-        return None
-    finally:
-        os.close(fd)
-
-
-def resolve_identity(params):
-    """``((name, uid, home, as_self), mosaic_home)`` for the ``user``/``mosaic_home`` options.
-
-    The home is the passwd entry's even when running as the fleet user with another ``$HOME``
-    (:func:`fileops.resolve_fleet_user` without environ): :func:`units_enabled` must look where
-    the systemd user manager looks, and a tmux command run as another user gets that home.
-    """
-    entry, home, mosaic_home, as_self = fileops.resolve_fleet_user(params)
-    if entry is None:
-        raise ProbeError("fleet user %r does not exist" % params.get("user"))
-    return (entry.pw_name, entry.pw_uid, home, as_self), mosaic_home
-
-
-def resolve_user(user=None):
-    """(name, uid, home, as_self) of the fleet user (default: the user running the module)."""
-    return resolve_identity({"user": user})[0]
-
-
 def local_host_names(hostname):
     """The names this machine may carry in a roster: its hostname and short hostname."""
     names = [hostname]
     if hostname and "." in hostname:
         names.append(hostname.split(".", 1)[0])
     return names
-
-
-def rendered_agents(mosaic_home):
-    """Names of the agents whose env file fleet_host_config rendered on this host."""
-    try:
-        entries = os.listdir(os.path.join(mosaic_home, hostconfig.AGENTS_DIR))
-    except OSError:
-        return set()
-    names = set()
-    for entry in entries:
-        agent = hostconfig.agent_of_file(entry)
-        if agent and entry.endswith(hostconfig.ENV_SUFFIX):
-            names.add(agent)
-    return names
-
-
-def units_enabled(home, agent_names):
-    """Whether the holder unit or any agent unit is enabled for the user (its wants link exists)."""
-    try:
-        links = set(os.listdir(os.path.join(home, USER_UNIT_DIR, WANTS_DIR)))
-    except OSError:
-        return False
-    return fleet_systemd.HOLDER_UNIT in links or any(fleet_systemd.agent_unit(n) in links for n in agent_names)
-
-
-def _only_host(agents):
-    hosts = set(a.get("host") for a in agents)
-    return hosts.pop() if len(hosts) == 1 else None
-
-
-def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None, socket=None,
-          stale_after=DEFAULT_STALE_AFTER, only=None, holder_session=None, supervisor="auto",
-          tmux_tmpdir=None, hostname=None, tmux_binary=None, systemctl_binary=None,
-          runuser_binary="runuser", now=None, manager_reachable=None):
-    """Observe this host and return the report (see :func:`build_report`) plus ``commands``.
-
-    ``identity``: :func:`resolve_user`'s tuple; ``manager_reachable`` overrides the check for the
-    user manager's bus socket (tests). ``run(argv, env)`` runs one command and returns
-    ``(rc, stdout, stderr)``; ``env`` holds variables to add to the environment (or None).
-    Commands: at most one ``systemctl --user show`` and one ``tmux list-panes -a`` per distinct
-    socket, whatever the number of agents; the rest are file reads.
-    """
-    name, uid, home, as_self = identity
-    warnings = []
-    commands = []
-
-    host_agents_all, rule = select_agents(
-        roster, host=host, rendered_host=rendered_host_name,
-        local_names=local_host_names(hostname or ""),
-        rendered=() if (host or rendered_host_name) else rendered_agents(mosaic_home))
-    if socket is not None:
-        host_agents_all = [dict(a, socket=socket) for a in host_agents_all]
-    wanted = set(only) if only else None
-    agents = [a for a in host_agents_all if wanted is None or a["name"] in wanted]
-
-    tmux_conf = roster.get("tmux") or {}
-    holder_socket = socket if socket is not None else (tmux_conf.get("socket_name") or "")
-    holder_session = holder_session or tmux_conf.get("holder_session") or DEFAULT_HOLDER_SESSION
-
-    chosen = supervisor
-    if supervisor not in SUPERVISORS:
-        reachable = os.path.exists(fleet_systemd.bus_path(uid)) if manager_reachable is None else manager_reachable
-        enabled = units_enabled(home, [a["name"] for a in host_agents_all])
-        chosen = choose_supervisor(supervisor, reachable, enabled)
-    if supervisor not in SUPERVISORS and enabled and not reachable:
-        warnings.append("the fleet's units are enabled but %s's systemd user manager is not running "
-                        "(is linger enabled?); reporting from tmux alone" % name)
-    units = {}
-    if chosen == SYSTEMD and agents:
-        argv = show_units_argv(name, as_self, [fleet_systemd.agent_unit(a["name"]) for a in agents],
-                               binary=systemctl_binary)
-        commands.append(argv)
-        rc, out, err = run(argv, fleet_systemd.user_env(uid) if as_self else None)
-        if rc == 0:
-            units = parse_units(out)
-        elif supervisor == SYSTEMD:
-            raise ProbeError("systemctl --user show failed for %s (rc=%d): %s" % (name, rc, (err or out).strip()))
-        else:
-            warnings.append("systemctl --user show failed (rc=%d: %s); reporting from tmux alone"
-                            % (rc, (err or out).strip()))
-            chosen = TMUX
-
-    sockets = sorted(set([a.get("socket", "") for a in host_agents_all] + [holder_socket]))
-    sessions_by_socket = {}
-    for sock in sockets:
-        argv = list_panes_argv(sock, binary=tmux_binary)
-        env = None
-        if not as_self:
-            argv = as_user_argv(name, home, tmux_tmpdir, argv, runuser=runuser_binary)
-        elif tmux_tmpdir:
-            env = {"TMUX_TMPDIR": tmux_tmpdir}
-        commands.append(argv)
-        rc, out, err = run(argv, env)
-        if rc == 0:
-            sessions_by_socket[sock] = group_sessions(parse_panes(out))
-        elif is_no_server(rc, err):
-            sessions_by_socket[sock] = {}
-        else:
-            raise ProbeError("tmux list-panes on socket %r failed (rc=%d): %s"
-                             % (sock or "default", rc, (err or out).strip()))
-
-    run_dir = os.path.join(mosaic_home, "fleet", "run", "")
-    heartbeats = {}
-    for agent in agents:
-        heartbeats[agent["name"]] = parse_heartbeat(_read_text(run_dir + agent["name"] + ".heartbeat"))
-
-    now = time.time() if now is None else now
-    report = build_report(roster, agents, chosen, units, sessions_by_socket, heartbeats, now, stale_after,
-                          holder_session, holder_socket,
-                          host_agents=dict((a["name"], a.get("socket", "")) for a in host_agents_all))
-    report.update({
-        "user": name,
-        "mosaic_home": mosaic_home,
-        "host": host or rendered_host_name or _only_host(agents),
-        "host_rule": rule,
-        "sockets": sockets,
-        "commands": commands,
-        "warnings": warnings,
-    })
-    return report

@@ -10,23 +10,42 @@ Pure functions only; ``fleet_supervisor`` observes (one ``systemctl --user show`
 from __future__ import annotations
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
-from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import HOLDER_UNIT, agent_unit
+from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import (
+    ENABLED_STATES, HOLDER_UNIT, NO_ENABLE_STATES, agent_unit)
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import list_panes_argv, parse_panes as parse_pane_lines
 
-MODES = ("auto", "systemd", "tmux")
+AUTO = "auto"
+SYSTEMD = "systemd"
+TMUX = "tmux"
+MODES = (AUTO, SYSTEMD, TMUX)
 SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
-# UnitFileState values that need no `enable` (static units have no [Install] section).
-_ENABLED = ("enabled", "enabled-runtime", "static", "indirect", "generated", "linked", "linked-runtime", "alias")
 TMUX_MODE_WARNING = ("mosaic.fleet runs these agents under plain tmux (no systemd user manager on this host): "
                      "they are not restarted when they die and do not come back after a reboot.")
+# What fleet_supervisor asks tmux about each pane (parsed by ``tmux.parse_panes``).
+SESSION_FIELDS = ("session_name", "pane_dead")
 
 
-def choose_mode(requested, systemctl_found, systemd_booted, user_manager_up):
-    """``systemd`` when a user manager is reachable or can be started (systemd is PID 1), else ``tmux``."""
-    if requested != "auto":
+def choose_mode(requested, systemctl_found, systemd_booted, user_manager_up, units_enabled=True):
+    """THE ``auto`` supervisor rule: ``systemd`` when a user manager is reachable or can be
+    started (systemd is PID 1), else ``tmux``.
+
+    ``units_enabled``: False when the fleet's units are known not to be enabled for the user.
+    fleet_supervisor enables them only in systemd mode (in tmux mode they are installed but left
+    disabled), so fleet_ps, reading how the fleet runs, passes what it finds.
+    """
+    if requested != AUTO:
         return requested
-    if systemctl_found and (user_manager_up or systemd_booted):
-        return "systemd"
-    return "tmux"
+    if systemctl_found and (user_manager_up or systemd_booted) and units_enabled:
+        return SYSTEMD
+    return TMUX
+
+
+def mode_warning(requested, mode, absent):
+    """The warning for running agents in ``mode``: only when ``auto`` fell back to tmux (no
+    systemd user manager); a tmux supervisor chosen explicitly is no surprise."""
+    if requested == AUTO and mode == TMUX and not absent:
+        return TMUX_MODE_WARNING
+    return None
 
 
 def unit_names(agents):
@@ -43,12 +62,12 @@ def unique(names):
 
 
 def _is_up(state):
-    return state.get("ActiveState") == "active" and state.get("UnitFileState", "") in _ENABLED
+    return state.get("ActiveState") == "active" and state.get("UnitFileState", "") in NO_ENABLE_STATES
 
 
 def _is_down(state):
     return state.get("ActiveState", "inactive") in ("inactive", "failed") \
-        and state.get("UnitFileState", "") not in ("enabled", "enabled-runtime", "linked", "linked-runtime")
+        and state.get("UnitFileState", "") not in ENABLED_STATES
 
 
 def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, restart_holder=False, absent=False):
@@ -90,13 +109,18 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
                 restart=restart_units, stop=stop, started=started, restarted=restarted, stopped=stopped)
 
 
+def list_sessions_argv(socket):
+    """``tmux list-panes -a`` with the :data:`SESSION_FIELDS` of every pane on ``socket``."""
+    return list_panes_argv(socket, fields=SESSION_FIELDS)
+
+
 def parse_panes(text):
-    """``list-panes -a -F '#{session_name}<TAB>#{pane_dead}'`` -> {session: alive (any live pane)}."""
+    """:func:`list_sessions_argv`'s output -> {session: alive (any live pane)}."""
     sessions = {}
-    for line in text.splitlines():
-        name, _sep, dead = line.partition("\t")
+    for pane in parse_pane_lines(text, SESSION_FIELDS):
+        name = pane["session_name"]
         if name:
-            sessions[name] = sessions.get(name, False) or dead.strip() != "1"
+            sessions[name] = sessions.get(name, False) or not pane["pane_dead"]
     return sessions
 
 

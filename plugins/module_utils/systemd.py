@@ -21,7 +21,7 @@ from __future__ import annotations
 import posixpath
 import re
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.fileops import default_mosaic_home
+from ansible_collections.mosaic.fleet.plugins.module_utils.host import default_mosaic_home
 
 # The unit names, where they are shipped (UNIT_SOURCE_DIR, under MOSAIC_HOME) and installed
 # (USER_UNIT_DIR, under the home), and how they name the default MOSAIC_HOME: contract.py's.
@@ -36,6 +36,14 @@ _UNIT_SAFE_PATH = re.compile(r"^/[A-Za-z0-9_./@+,:=-]*\Z")
 UNIT_SAFE_CHARACTERS = "letters, digits and _ . / @ + , : = -"
 _HOME_WORD = re.compile(re.escape(UNIT_MOSAIC_HOME) + r"(?=/|\s|$)")
 _SECTION = re.compile(r"^\[([^\]]+)\]\s*$")
+
+
+# UnitFileState values of an enabled unit (fleet_ps's "unit_enabled"; fleet_supervisor disables
+# a unit in one of them when it stops it).
+ENABLED_STATES = frozenset(("enabled", "enabled-runtime", "linked", "linked-runtime", "alias"))
+# UnitFileState values that need no ``enable``: the enabled ones, and units without an
+# [Install] section or enabled by something else.
+NO_ENABLE_STATES = ENABLED_STATES | frozenset(("static", "indirect", "generated"))
 
 
 def runtime_dir(uid):

@@ -142,7 +142,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host, hostconfig
 
 REDACTED = "<redacted>\n"
 
@@ -152,7 +152,7 @@ class Target(object):
 
     def __init__(self, module):
         params = module.params
-        self.entry, self.home, self.mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
+        self.entry, self.home, self.mosaic_home, dummy = host.resolve_fleet_user(params, os.environ)
         if self.entry is None and not module.check_mode and params["state"] == "present":
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
         # Chown only when root writes for someone else; the user's own writes already belong to it.
@@ -182,19 +182,9 @@ def diff_entry(relpath, before, after, secret=False):
     return dict(before_header=relpath, after_header=relpath, before=before or "", after=after or "")
 
 
-def existing_agent_files(target):
-    """{filename: agent name} of the rendered files present in fleet/agents/."""
-    try:
-        names = os.listdir(target.path(hostconfig.AGENTS_DIR))
-    except OSError:
-        return {}
-    owners = ((n, hostconfig.agent_of_file(n)) for n in names)
-    return dict((n, agent) for n, agent in owners if agent)
-
-
 def main():
     module = AnsibleModule(
-        argument_spec=fileops.user_argument_spec(
+        argument_spec=host.user_argument_spec(
             roster=dict(type="dict"),
             host=dict(type="str"),
             secrets=dict(type="dict", no_log=True),
@@ -231,7 +221,7 @@ def main():
                    if os.path.lexists(target.path(rel))]
     if params["prune"] or params["state"] == "absent":
         deletes += sorted("%s/%s" % (hostconfig.AGENTS_DIR, name)
-                          for name, agent in existing_agent_files(target).items() if agent not in placed)
+                          for name, agent in host.agent_files(target.mosaic_home).items() if agent not in placed)
 
     diffs = []
     if module._diff:

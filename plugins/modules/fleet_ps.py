@@ -298,9 +298,9 @@ import socket as socket_module
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import host, ps, ps_probe
 
-ARGUMENT_SPEC = fileops.user_argument_spec(
+ARGUMENT_SPEC = host.user_argument_spec(
     host=dict(type="str"),
     agents=dict(type="list", elements="str"),
     socket=dict(type="str"),
@@ -312,33 +312,33 @@ ARGUMENT_SPEC = fileops.user_argument_spec(
 
 
 def observe(module, run=None):
-    """The report for ``module.params`` (ps.ProbeError on a problem)."""
+    """The report for ``module.params`` (host.HostError on a problem).
+
+    ``run``: the command runner (default ``host.spawn``, read-only queries with a time limit)."""
     params = module.params
     if params["stale_after"] < 0:
-        raise ps.ProbeError("stale_after must be 0 or more seconds")
+        raise ps_probe.ProbeError("stale_after must be 0 or more seconds")
     # An operator running this from inside tmux must not make "the default socket" mean theirs.
     os.environ.pop("TMUX", None)
-    identity, mosaic_home = ps.resolve_identity(params)
-    roster, rendered_host = ps.load_roster(mosaic_home)
-    runuser = "runuser"
-    if not identity[3]:
-        runuser = module.get_bin_path("runuser") or module.get_bin_path("setpriv") or "runuser"
-    return ps.probe(
-        roster, run or ps.spawn, identity, mosaic_home,
+    identity, mosaic_home = host.resolve_identity(params)
+    roster, rendered_host = ps_probe.load_roster(mosaic_home)
+    runner = host.Runner.for_module(module, identity.name, identity.as_self)
+    return ps_probe.probe(
+        roster, run or runner.query, identity, mosaic_home,
         host=params["host"], rendered_host_name=rendered_host, socket=params["socket"],
         stale_after=params["stale_after"], only=params["agents"],
         holder_session=params["holder_session"], supervisor=params["supervisor"],
         tmux_tmpdir=params["tmux_tmpdir"], hostname=socket_module.gethostname(),
         tmux_binary=module.get_bin_path("tmux", required=True),
         systemctl_binary=module.get_bin_path("systemctl"),
-        runuser_binary=runuser)
+        runuser_binary=runner.switch_binary)
 
 
 def main():
     module = AnsibleModule(argument_spec=ARGUMENT_SPEC, supports_check_mode=True)
     try:
         report = observe(module)
-    except ps.ProbeError as exc:
+    except host.HostError as exc:
         module.fail_json(msg=str(exc), changed=False)
     for warning in report.pop("warnings"):
         module.warn(warning)

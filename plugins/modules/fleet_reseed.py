@@ -227,7 +227,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_native
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, sync
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host, sync
 
 DIFF_MAX_BYTES = 256 * 1024
 REPORT_KEYS = ("created", "updated", "backed_up", "preserved", "removed", "orphaned")
@@ -357,7 +357,7 @@ def run(module):
     params = module.params
     # $HOME when running as the fleet user (as ``~`` would), else its passwd entry: the same rule
     # as fleet_host_config.
-    pw, home, mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
+    pw, home, mosaic_home, dummy = host.resolve_fleet_user(params, os.environ)
     if pw is None:
         module.fail_json(msg="no such user on the host: %s" % params["user"])
     # ("~" is already expanded, against the fleet user's home)
@@ -415,7 +415,7 @@ def run(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=fileops.user_argument_spec(
+        argument_spec=host.user_argument_spec(
             src=dict(type="path"),
             version=dict(type="str"),
             force=dict(type="bool", default=False),

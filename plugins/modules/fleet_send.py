@@ -209,8 +209,7 @@ import socket as socket_module
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, ps
-from ansible_collections.mosaic.fleet.plugins.module_utils import send
+from ansible_collections.mosaic.fleet.plugins.module_utils import host, send
 
 
 def read_message(module):
@@ -230,7 +229,7 @@ def read_message(module):
 
 def main():
     module = AnsibleModule(
-        argument_spec=fileops.user_argument_spec(
+        argument_spec=host.user_argument_spec(
             agent=dict(type="str", required=True),
             msg=dict(type="str"),
             src=dict(type="path"),
@@ -251,8 +250,8 @@ def main():
     if not message:
         module.fail_json(msg="the message is empty")
     try:
-        (name, dummy, home, as_self), mosaic_home = ps.resolve_identity(params)
-    except ps.ProbeError as exc:
+        (name, dummy, home, as_self), mosaic_home = host.resolve_identity(params)
+    except host.HostError as exc:
         module.fail_json(msg=to_text(exc))
     tool = os.path.join(mosaic_home, send.TOOL_RELPATH)
 
@@ -278,11 +277,10 @@ def main():
     # An operator running this from inside tmux must not make "the default socket" mean theirs.
     os.environ.pop("TMUX", None)
     environ = {"MOSAIC_HOME": mosaic_home}
+    runner = host.Runner.for_module(module, name, as_self)
     if not as_self:
-        runuser = module.get_bin_path("runuser") or module.get_bin_path("setpriv") or "runuser"
-        argv = ps.as_user_argv(name, home, None, ["env", "MOSAIC_HOME=%s" % mosaic_home] + argv,
-                               runuser=runuser)
-    rc, out, err = module.run_command(argv, data=message, binary_data=True, environ_update=environ)
+        argv = runner.as_user_tmux(["env", "MOSAIC_HOME=%s" % mosaic_home] + argv, home)
+    rc, out, err = runner.run(argv, env=environ, data=message)
     report = send.parse_report(out)
     if report is None:
         module.fail_json(msg="agent-send.sh failed (exit %d): %s" % (rc, (err or out).strip()),

@@ -22,14 +22,15 @@ description:
   - "V(tmux) mode, for hosts without a systemd user manager (containers, WSL): reads every
     session with one C(tmux list-panes -a) per socket, kills the sessions of pruned and restarted
     agents, starts the holder session and then runs C(start-agent-session.sh) for each agent whose
-    session is missing or dead. Boot survival is off in this mode, and the module says so in a
-    warning."
+    session is missing or dead. Boot survival is off in this mode; when O(mode=auto) fell back to
+    it, the module says so in a warning (not when V(tmux) was asked for)."
   - V(auto) picks V(systemd) when C(systemctl) exists and the user manager is up or systemd is
     the init system (then enabling linger starts it), else V(tmux).
   - Sockets and the holder session come from the rendered C(fleet/roster.yaml)
     (M(mosaic.fleet.fleet_host_config) writes it); run that module first.
   - Running as root for another O(user), systemd is reached with C(systemctl --user -M user@) and
-    tmux commands run as the user through C(runuser) with the user's C(HOME).
+    tmux commands run as the user through C(runuser) (or C(setpriv) where runuser is missing) with
+    the user's C(HOME).
 author:
   - mosaic.fleet developers (@mosaic-fleet)
 extends_documentation_fragment:
@@ -155,7 +156,7 @@ import time
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, hostconfig, supervisor
+from ansible_collections.mosaic.fleet.plugins.module_utils import host, hostconfig, supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import tmux_argv
@@ -167,26 +168,23 @@ class Supervisor(object):
         self.module = module
         params = module.params
         # A missing user (entry None) ends main() before home or mosaic_home is used.
-        self.entry, self.home, self.mosaic_home, self.as_self = fileops.resolve_fleet_user(params, os.environ)
+        self.entry, self.home, self.mosaic_home, self.as_self = host.resolve_fleet_user(params, os.environ)
         self.user = params["user"] or (self.entry.pw_name if self.entry else None)
-        self.commands = []
+        self.runner = host.Runner.for_module(module, self.user, self.as_self)
+        self.commands = self.runner.commands
 
     # -- running things ---------------------------------------------------------------------
     def run(self, argv, env=None, check=True, changes=True):
         """Run argv (recorded when it changes state; skipped in check mode when it does)."""
-        if changes:
-            self.commands.append(list(argv))
-            if self.module.check_mode:
-                return 0, "", ""
-        rc, out, err = self.module.run_command(argv, environ_update=env or {})
+        rc, out, err = self.runner.run(argv, env=env, changes=changes)
         if check and rc != 0:
             self.module.fail_json(msg="command failed (rc=%d): %s: %s" % (rc, " ".join(argv), (err or out).strip()),
                                   rc=rc, stdout=out, stderr=err, commands=self.commands)
         return rc, out, err
 
     def as_user(self, argv):
-        """argv that runs as the fleet user (runuser when root acts for someone else)."""
-        return list(argv) if self.as_self else ["runuser", "-u", self.user, "--"] + list(argv)
+        """argv that runs as the fleet user (runuser or setpriv when root acts for someone else)."""
+        return self.runner.as_user(argv)
 
     def user_env(self):
         return dict(HOME=self.home, USER=self.user, LOGNAME=self.user, MOSAIC_HOME=self.mosaic_home)
@@ -279,15 +277,10 @@ class Supervisor(object):
 
     def configured_agents(self):
         """Agents with an env file under fleet/agents/ (what state=absent must also stop)."""
-        try:
-            names = os.listdir(os.path.join(self.mosaic_home, hostconfig.AGENTS_DIR))
-        except OSError:
-            return []
-        return sorted(set(hostconfig.agent_of_file(n) for n in names
-                          if n.endswith(hostconfig.ENV_SUFFIX) and hostconfig.agent_of_file(n)))
+        return sorted(host.rendered_agents(self.mosaic_home))
 
     def list_sessions(self, socket):
-        argv = self.as_user(tmux_argv(socket, "list-panes", "-a", "-F", "#{session_name}\t#{pane_dead}"))
+        argv = self.as_user(supervisor.list_sessions_argv(socket))
         rc, out, _err = self.run(argv, env=self.user_env(), check=False, changes=False)
         return supervisor.parse_panes(out) if rc == 0 else {}
 
@@ -321,8 +314,9 @@ class Supervisor(object):
         if params["restart_holder"] and not absent and sessions.get(holder[0], {}).get(holder[1]):
             self.module.warn("fleet/holder.env changed; in tmux mode the running holder keeps its old socket "
                              "and session name until the fleet is taken down (state=absent) and up again.")
-        if not absent:
-            self.module.warn(supervisor.TMUX_MODE_WARNING)
+        warning = supervisor.mode_warning(params["mode"], "tmux", absent)
+        if warning:
+            self.module.warn(warning)
         changed = bool(plan["kill"] or plan["start_holder"] or plan["start"] or plan["stop_holder"])
         return dict(changed=changed, linger_enabled=False, started=plan["started"],
                     restarted=plan["restarted"], stopped=plan["stopped"])
@@ -330,7 +324,7 @@ class Supervisor(object):
 
 def main():
     module = AnsibleModule(
-        argument_spec=fileops.user_argument_spec(
+        argument_spec=host.user_argument_spec(
             mode=dict(type="str", choices=list(supervisor.MODES), default="auto"),
             agents=dict(type="list", elements="str", default=[]),
             restart=dict(type="list", elements="str", default=[]),

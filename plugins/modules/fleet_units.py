@@ -132,7 +132,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops
+from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
 
 UNIT_MODE = 0o644
@@ -164,7 +164,7 @@ def wanted_files(module, unit_dir, mosaic_home, home, owner):
 
 def main():
     module = AnsibleModule(
-        argument_spec=fileops.user_argument_spec(
+        argument_spec=host.user_argument_spec(
             units=dict(type="list", elements="str", choices=list(sd.FLEET_UNITS), default=list(sd.FLEET_UNITS)),
             installed_only=dict(type="bool", default=False),
             state=dict(type="str", choices=["present", "absent"], default="present"),
@@ -172,7 +172,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    entry, home, mosaic_home, dummy = fileops.resolve_fleet_user(params, os.environ)
+    entry, home, mosaic_home, dummy = host.resolve_fleet_user(params, os.environ)
     unit_dir = os.path.join(home, sd.USER_UNIT_DIR)
     base = dict(unit_dir=unit_dir, mosaic_home=mosaic_home, home=home, user_exists=entry is not None)
     absent = params["state"] == "absent"

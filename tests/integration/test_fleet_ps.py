@@ -20,7 +20,7 @@ import pytest
 
 from ansible_util import ansible_env as shared_ansible_env
 from framework_util import wait_for
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import host, hostconfig, ps, ps_probe
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
 
 RESULT = re.compile(r"^localhost \| (SUCCESS|FAILED!) => (\{.*?^\})$", re.M | re.S)
@@ -65,10 +65,10 @@ class Fleet(object):
         return proc.returncode, proc.stdout, proc.stderr
 
     def ps(self, **options):
-        roster, rendered = ps.load_roster(self.mosaic_home)
+        roster, rendered = ps_probe.load_roster(self.mosaic_home)
         options.setdefault("supervisor", "tmux")
-        return ps.probe(roster, self.run, ps.resolve_user(), self.mosaic_home, rendered_host_name=rendered,
-                        hostname="test-host-not-in-roster", **options)
+        return ps_probe.probe(roster, self.run, host.fleet_user(), self.mosaic_home, rendered_host_name=rendered,
+                              hostname="test-host-not-in-roster", **options)
 
     def agent(self, name, **options):
         return [a for a in self.ps(**options)["agents"] if a["name"] == name][0]
@@ -269,7 +269,7 @@ def test_ansible_adhoc_reports_healthy_then_missing_and_adhoc(fleet, fleet_env, 
     wait_for(lambda: all_healthy(fleet), what="every stub healthy")
     env = ansible_env(fleet_env, tmp_path)
     # What an operator types (mosaic_home because this test's HOME is not the user's home).
-    args = "user=%s mosaic_home=%s supervisor=tmux" % (ps.resolve_user()[0], fleet.mosaic_home)
+    args = "user=%s mosaic_home=%s supervisor=tmux" % (host.fleet_user()[0], fleet.mosaic_home)
     status, result = ansible(env, args, tmp_path)
     assert status == "SUCCESS" and result["changed"] is False
     assert [(a["name"], a["health"]) for a in result["agents"]] == [

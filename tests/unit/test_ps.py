@@ -6,12 +6,11 @@ expected (so the command count is data too), heartbeat files in a temporary MOSA
 """
 
 import os
-import pwd
 
 import pytest
 import yaml
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps, ps_probe
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ps")
 
@@ -150,7 +149,7 @@ def test_probe_host(case, tmp_path):
     for name in case.get("rendered") or []:
         open(os.path.join(mosaic_home, "fleet", "agents", name + ".env"), "w").close()
     if case.get("units_enabled"):
-        wants = os.path.join(home, ps.USER_UNIT_DIR, ps.WANTS_DIR)
+        wants = os.path.join(home, ps_probe.USER_UNIT_DIR, ps_probe.WANTS_DIR)
         os.makedirs(wants)
         os.symlink("../mosaic-tmux-holder.service", os.path.join(wants, "mosaic-tmux-holder.service"))
     runner = FakeRunner(_expand(case["commands"]))
@@ -158,12 +157,12 @@ def test_probe_host(case, tmp_path):
     expect = case["expect"]
 
     def probe():
-        return ps.probe(case["roster"], runner, tuple(identity), mosaic_home,
-                        rendered_host_name=case.get("rendered_host"), hostname=case.get("hostname", "nohost"),
-                        stale_after=case.get("stale_after", 120), now=case["now"],
-                        manager_reachable=case.get("bus", False), **options)
+        return ps_probe.probe(case["roster"], runner, tuple(identity), mosaic_home,
+                              rendered_host_name=case.get("rendered_host"), hostname=case.get("hostname", "nohost"),
+                              stale_after=case.get("stale_after", 120), now=case["now"],
+                              manager_reachable=case.get("bus", False), **options)
     if "raises" in expect:
-        with pytest.raises(ps.ProbeError) as info:
+        with pytest.raises(ps_probe.ProbeError) as info:
             probe()
         assert expect["raises"] in str(info.value)
         return
@@ -219,8 +218,8 @@ def test_command_count_does_not_grow_with_agents(tmp_path):
         roster = {"tmux": {"socket_name": "f", "holder_session": "mosaic-holder"},
                   "agents": [{"name": a, "runtime": "stub", "host": "h", "socket": "f"} for a in names]}
         run = CountingHost(names)
-        report = ps.probe(roster, run, ("u", 1000, str(tmp_path), True), str(tmp_path / "mh"), host="h",
-                          supervisor="systemd", now=1000)
+        report = ps_probe.probe(roster, run, ("u", 1000, str(tmp_path), True), str(tmp_path / "mh"), host="h",
+                                supervisor="systemd", now=1000)
         assert report["total"] == n
         assert report["summary"]["unresponsive"] == n
         counts.append(len(run.calls))
@@ -379,15 +378,15 @@ def test_rendered_host_reads_fleet_host_config_header():
 
 
 def test_load_roster(tmp_path):
-    with pytest.raises(ps.ProbeError, match="stand the fleet up first"):
-        ps.load_roster(str(tmp_path))
+    with pytest.raises(ps_probe.ProbeError, match="stand the fleet up first"):
+        ps_probe.load_roster(str(tmp_path))
     path = tmp_path / "fleet" / "roster.yaml"
     path.parent.mkdir()
     path.write_text("# header\nnot json\n")
-    with pytest.raises(ps.ProbeError, match="not a rendered roster"):
-        ps.load_roster(str(tmp_path))
+    with pytest.raises(ps_probe.ProbeError, match="not a rendered roster"):
+        ps_probe.load_roster(str(tmp_path))
     path.write_text(hostconfig.render_roster({"agents": [{"name": "x", "host": "h"}]}, "h"))
-    roster, host = ps.load_roster(str(tmp_path))
+    roster, host = ps_probe.load_roster(str(tmp_path))
     assert host == "h" and roster["agents"][0]["name"] == "x"
 
 
@@ -404,38 +403,18 @@ def test_choose_supervisor(requested, reachable, enabled, expected):
 
 
 def test_units_enabled_looks_for_wants_links(tmp_path):
-    assert ps.units_enabled(str(tmp_path), ["a"]) is False
-    wants = tmp_path / ps.USER_UNIT_DIR / ps.WANTS_DIR
+    assert ps_probe.units_enabled(str(tmp_path), ["a"]) is False
+    wants = tmp_path / ps_probe.USER_UNIT_DIR / ps_probe.WANTS_DIR
     wants.mkdir(parents=True)
     os.symlink("/nonexistent/dangling", str(wants / "mosaic-agent@a.service"))
-    assert ps.units_enabled(str(tmp_path), ["a"]) is True
-    assert ps.units_enabled(str(tmp_path), ["b"]) is False
-
-
-def test_as_user_argv():
-    assert ps.as_user_argv("fleet", "/home/fleet", None, ["tmux", "ls"]) == [
-        "runuser", "-u", "fleet", "--", "env", "-u", "TMUX", "-u", "TMUX_TMPDIR", "HOME=/home/fleet", "tmux", "ls"]
-    assert ps.as_user_argv("fleet", "/h", "/t", ["tmux"], runuser="/usr/bin/setpriv") == [
-        "/usr/bin/setpriv", "--reuid=fleet", "--regid=fleet", "--init-groups", "--",
-        "env", "-u", "TMUX", "HOME=/h", "TMUX_TMPDIR=/t", "tmux"]
+    assert ps_probe.units_enabled(str(tmp_path), ["a"]) is True
+    assert ps_probe.units_enabled(str(tmp_path), ["b"]) is False
 
 
 def test_list_panes_argv_follows_the_socket_rule():
     assert ps.list_panes_argv("")[:3] == ["tmux", "list-panes", "-a"]
     assert ps.list_panes_argv("mosaic-fleet", binary="/usr/bin/tmux")[:4] == [
         "/usr/bin/tmux", "-L", "mosaic-fleet", "list-panes"]
-
-
-def test_resolve_user(tmp_path):
-    name, uid, home, as_self = ps.resolve_user()
-    assert uid == os.geteuid() and as_self is True
-    assert ps.resolve_user(name)[:2] == (name, uid)
-    assert home == pwd.getpwuid(uid).pw_dir  # the passwd home, whatever $HOME says
-    identity, mosaic_home = ps.resolve_identity({"user": name, "mosaic_home": None})
-    assert identity == (name, uid, home, True) and mosaic_home == os.path.join(home, ".config", "mosaic")
-    assert ps.resolve_identity({"user": None, "mosaic_home": "/srv/m"})[1] == "/srv/m"
-    with pytest.raises(ps.ProbeError, match="does not exist"):
-        ps.resolve_user("no-such-user-mosaic-fleet")
 
 
 def test_dead_pane_reason_names_the_signal_or_status():

@@ -192,3 +192,27 @@ def test_tmux_plan_is_the_same_size_for_2_and_20_running_agents():
         sessions = {SOCK: dict([("mosaic-holder", True)] + [(n, True) for n in names])}
         plan = supervisor.plan_tmux(sessions, [(n, SOCK) for n in names], holder=(SOCK, "mosaic-holder"))
         assert (plan["kill"], plan["start"], plan["start_holder"]) == ([], [], False)
+
+
+@pytest.mark.parametrize("requested, mode, absent, warned", [
+    ("auto", "tmux", False, True),      # auto fell back to tmux: say boot survival is off
+    ("tmux", "tmux", False, False),     # asked for tmux: no "no systemd user manager" warning
+    ("auto", "tmux", True, False),      # taking the fleet down
+    ("auto", "systemd", False, False),
+])
+def test_tmux_mode_warning_only_when_auto_fell_back(requested, mode, absent, warned):
+    assert (supervisor.mode_warning(requested, mode, absent) == supervisor.TMUX_MODE_WARNING) is warned
+    assert (supervisor.mode_warning(requested, mode, absent) is None) is not warned
+
+
+def test_one_auto_rule_for_running_and_reading():
+    """fleet_ps reads the fleet as systemd-run only where fleet_supervisor would run it so AND
+    enabled its units (it leaves them disabled in tmux mode)."""
+    assert supervisor.choose_mode("auto", True, False, True, units_enabled=False) == "tmux"
+    assert supervisor.choose_mode("auto", True, False, True, units_enabled=True) == "systemd"
+    assert supervisor.choose_mode("systemd", False, False, False, units_enabled=False) == "systemd"
+
+
+def test_session_query_uses_the_one_pane_format():
+    argv = supervisor.list_sessions_argv("mosaic-fleet")
+    assert argv == ["tmux", "-L", "mosaic-fleet", "list-panes", "-a", "-F", "#{session_name}\t#{pane_dead}"]
