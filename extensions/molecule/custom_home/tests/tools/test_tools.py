@@ -8,8 +8,6 @@ import subprocess
 import uuid
 from pathlib import Path
 
-import pytest
-
 from fleetcheck import FleetUser, wait_until
 
 
@@ -43,18 +41,19 @@ def _send(message, *extra):
     return playbook("send", "-e", "agent=worker", "-e", json.dumps({"message": message}), *extra)
 
 
+def received(user, message):
+    """The texts the worker's stub logged that carry ``message``."""
+    text = user.file_text("fleet/run/worker.stub.log") or ""
+    return [json.loads(line)["text"] for line in text.splitlines() if message in line]
+
+
 def test_send_playbook_delivers_into_the_agent(host):
     """As the fleet user (``ansible_user=fleet``), ``~/fleet-home`` from the inventory."""
     user = FleetUser(host)
     message = "custom home hello %s" % uuid.uuid4().hex
     proc = _send(message, "-e", "ansible_user=%s" % user.name)
     assert proc.returncode == 0, "send.yml failed:\n%s" % proc.stdout[-3000:]
-
-    def received():
-        text = user.file_text("fleet/run/worker.stub.log") or ""
-        return [json.loads(line)["text"] for line in text.splitlines() if message in line]
-
-    texts = wait_until(received, timeout=15)
+    texts = wait_until(lambda: received(user, message), timeout=15)
     assert len(texts) == 1 and texts[0].endswith(message), texts
     assert user.file_text("fleet/log/send.log") and message not in user.file_text("fleet/log/send.log")
     assert not host.file(user.default_mosaic_home).exists, "send wrote under ~/.config/mosaic"
@@ -69,9 +68,12 @@ def test_reseed_playbook_finds_the_framework_up_to_date(host):
     assert not host.file(user.default_mosaic_home).exists, "the re-seed wrote under ~/.config/mosaic"
 
 
-@pytest.mark.xfail(strict=True, reason="fleet_send run by root for another user: agent-send.sh reads the message "
-                                       "with $(</dev/stdin), and the fleet user may not reopen root's pipe (EACCES); "
-                                       "not specific to a custom MOSAIC_HOME")
 def test_send_playbook_as_root_for_the_fleet_user(host):
-    proc = _send("custom home as root %s" % uuid.uuid4().hex)
+    """As root (the inventory's become) for the fleet user: agent-send.sh runs as that user and reads
+    the message from the stdin root handed it."""
+    user = FleetUser(host)
+    message = "custom home as root %s" % uuid.uuid4().hex
+    proc = _send(message)
     assert proc.returncode == 0, "send.yml failed:\n%s" % proc.stdout[-3000:]
+    texts = wait_until(lambda: received(user, message), timeout=15)
+    assert len(texts) == 1 and texts[0].endswith(message), texts
