@@ -1,14 +1,22 @@
 #!/usr/bin/env python3
-"""Write framework/tools/fleet/contract.sh from plugins/module_utils/contract.py.
+"""Write the generated files of THE contract and THE runtime table.
+
+  framework/tools/fleet/contract.sh      from plugins/module_utils/contract.py
+  framework/tools/fleet/mosaic_runtimes.py  a byte-identical copy of plugins/module_utils/runtimes.py
+                                         (launch-agent runs it on hosts)
+  plugins/module_utils/runtime_table.py  framework/fleet/runtimes.json as Python data (for modules,
+                                         which cannot read the collection's files on a host)
 
 Usage: scripts/gen-contract.py [--check]
-  --check  write nothing; exit 1 (and say so) when the committed file differs.
-Run it (or `make contract`) after changing contract.py; tests/unit/test_contract.py fails until
-the two agree.
+  --check  write nothing; exit 1 (and say so) when a committed file differs.
+Run it (or `make contract`) after changing a source; tests/unit/test_contract.py and
+tests/unit/test_runtimes.py fail until they agree.
 """
 
 import importlib.util
+import json
 import os
+import pprint
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -23,28 +31,62 @@ def load_contract():
     return module
 
 
-def main(argv):
-    contract = load_contract()
-    target = os.path.join(ROOT, contract.SHELL_CONTRACT)
-    text = contract.shell_contract()
+RUNTIMES_PY = "plugins/module_utils/runtimes.py"
+RUNTIMES_COPY = "framework/tools/fleet/mosaic_runtimes.py"
+RUNTIME_TABLE_JSON = "framework/fleet/runtimes.json"
+RUNTIME_TABLE_PY = "plugins/module_utils/runtime_table.py"
+
+
+def read(rel):
     try:
-        with open(target) as handle:
-            current = handle.read()
+        with open(os.path.join(ROOT, rel), encoding="utf-8") as handle:
+            return handle.read()
     except FileNotFoundError:
-        current = None
-    if argv[1:] == ["--check"]:
-        if current != text:
-            print("%s is out of date: run scripts/gen-contract.py" % contract.SHELL_CONTRACT, file=sys.stderr)
-            return 1
-        return 0
-    if argv[1:]:
+        return None
+
+
+def runtime_table_module(table):
+    """plugins/module_utils/runtime_table.py: the runtime table as a Python literal."""
+    return (
+        "# -*- coding: utf-8 -*-\n"
+        "# Copyright: mosaic.fleet contributors\n"
+        "# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)\n"
+        "# GENERATED from %s by scripts/gen-contract.py (`make contract`).\n"
+        "# Do not edit: change the JSON and regenerate (tests/unit/test_runtimes.py checks both).\n"
+        '"""THE runtime table (%s) as data that modules carry to hosts."""\n'
+        "\n"
+        "from __future__ import annotations\n"
+        "\n"
+        "TABLE = %s\n" % (RUNTIME_TABLE_JSON, RUNTIME_TABLE_JSON, pprint.pformat(table, width=100, sort_dicts=False)))
+
+
+def targets():
+    """(generated file, its text) for every generated file, relative to the repository."""
+    contract = load_contract()
+    table = json.loads(read(RUNTIME_TABLE_JSON))
+    return [
+        (contract.SHELL_CONTRACT, contract.shell_contract()),
+        (RUNTIMES_COPY, read(RUNTIMES_PY)),
+        (RUNTIME_TABLE_PY, runtime_table_module(table)),
+    ]
+
+
+def main(argv):
+    if argv[1:] not in ([], ["--check"]):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    if current != text:
-        with open(target, "w") as handle:
+    stale = 0
+    for rel, text in targets():
+        if read(rel) == text:
+            continue
+        if argv[1:] == ["--check"]:
+            print("%s is out of date: run scripts/gen-contract.py" % rel, file=sys.stderr)
+            stale += 1
+            continue
+        with open(os.path.join(ROOT, rel), "w", encoding="utf-8") as handle:
             handle.write(text)
-        print("wrote %s" % contract.SHELL_CONTRACT)
-    return 0
+        print("wrote %s" % rel)
+    return 1 if stale else 0
 
 
 if __name__ == "__main__":

@@ -65,6 +65,9 @@ class ActionModule(DataArgs, ActionBase):
         if not violations:
             normalized, violations = fleet_roster.validate(
                 document, fleet_roster.load_schema(), args["hosts"], args["default_host"] or None)
+            # A model hint the agent's runtime cannot take is refused like any roster error.
+            violations = fleet_roster.sort_violations(
+                violations + fleet_roster.model_hint_violations(document))
         if violations:
             return dict(result, failed=True,
                         msg="%s is not a valid roster (%d problem%s):\n%s"
@@ -79,6 +82,7 @@ class ActionModule(DataArgs, ActionBase):
         operator_mandates = mandate.operator_mandates(normalized)
         result.update(roster=normalized, placement=fleet_roster.placement(normalized),
                       ssh_aliases=fleet_roster.ssh_aliases(normalized, args["hosts"]),
+                      commands=fleet_roster.command_lines(normalized),
                       agent_count=len(normalized["agents"]), source=source,
                       operator_mandates=operator_mandates)
         if operator_mandates:

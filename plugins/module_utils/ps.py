@@ -24,6 +24,8 @@ from __future__ import annotations
 import os
 import shlex
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import runtime_table
+from ansible_collections.mosaic.fleet.plugins.module_utils import runtimes as fleet_runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervisor as fleet_supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401 pylint: disable=unused-import
@@ -45,16 +47,12 @@ SUPERVISORS = (SYSTEMD, TMUX)
 
 DEFAULT_STALE_AFTER = 120
 
-# The process names a healthy pane may show as its foreground command, per runtime
-# (docs/DEVELOPING.md). pi and codex are node programs, so a pane running them usually shows
-# `node`; an agent that exited back to a shell shows `bash`, which is drift.
-RUNTIME_PROCESS_NAMES = {
-    "stub": ("python3", "python", "stub-agent"),
-    "pi": ("node", "pi"),
-    "codex": ("node", "codex"),
-    "claude": ("claude", "node"),
-    "opencode": ("opencode", "node", "bun"),
-}
+# The process names a healthy pane may show as its foreground command, per runtime: the
+# process_names of THE runtime table (framework/fleet/runtimes.json). pi and codex are node
+# programs, so a pane running them usually shows `node`; an agent that exited back to a shell
+# shows `bash`, which is drift.
+RUNTIME_PROCESS_NAMES = dict((name, fleet_runtimes.process_names(runtime_table.TABLE, name))
+                             for name in fleet_runtimes.runtime_names(runtime_table.TABLE))
 SHELLS = frozenset(("bash", "sh", "dash", "zsh", "fish", "ksh", "mksh", "tcsh", "csh", "busybox"))
 
 # Unit states in which the agent's session is supposed to exist.

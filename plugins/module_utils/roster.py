@@ -14,8 +14,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 from collections import namedtuple
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract, runtime_table, runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
 
@@ -38,7 +40,8 @@ except ImportError as exc:  # pragma: no cover
     YAML_IMPORT_ERROR = exc
 
 
-RUNTIMES = ("claude", "codex", "pi", "opencode", "stub")
+# The runtimes of THE runtime table (framework/fleet/runtimes.json); the schema enum is checked against it.
+RUNTIMES = runtimes.runtime_names(runtime_table.TABLE)
 EXEMPT_PROFILES = ("minimal", "canary")
 # The agent name rule (NAME_PATTERN, NAME_MAX_LENGTH) and DEFAULT_HOLDER_SESSION are contract.py's.
 # Python's '$' (used by jsonschema for the schema's patterns) matches before a final newline, and
@@ -632,3 +635,69 @@ def parse_text(text, source="roster"):
 
 def format_violations(violations):
     return "\n".join("  - %s: %s" % (v.path, v.message) for v in violations)
+
+
+# --------------------------------------------------------------------------------------------
+# command lines (THE runtime table, applied on the controller)
+
+# What the controller cannot know and the host fills in: the fleet user's MOSAIC_HOME, the prompt
+# (a header naming the mandate files that exist there, then the comms sheet rendered later) and
+# the instruction files opencode is given (those that exist there).
+HOST_PLACEHOLDERS = {
+    "home": "<MOSAIC_HOME>",
+    "tools": "<MOSAIC_HOME>/" + contract.TOOLS_DIR,
+    "prompt": "<prompt>",
+    "instruction_files": ["<instruction files>"],
+}
+
+
+def model_hint_violations(document, table=None):
+    """Model hints their agent's runtime cannot take (``runtimes.hint_problem``). Tolerates any
+    shape of input; agents with a ``command`` (which replaces the table) are not judged.
+
+    A hint inherited from ``defaults.model_hint`` is reported there, naming the agent.
+    """
+    table = table or runtime_table.TABLE
+    found = []
+    if not isinstance(document, dict):
+        return found
+    defaults = _as_dict(document.get("defaults"))
+    for index, agent in _agents(document):
+        if "command" in agent:
+            continue
+        runtime = agent.get("runtime", defaults.get("runtime"))
+        own = "model_hint" in agent
+        hint = agent.get("model_hint") if own else defaults.get("model_hint")
+        if not isinstance(runtime, str) or not isinstance(hint, str):
+            continue
+        problem = runtimes.hint_problem(table, runtime, hint)
+        if problem is None:
+            continue
+        if own:
+            found.append(Violation("agents[%d].model_hint" % index, "%s, for runtime %s" % (problem, runtime)))
+        else:
+            found.append(Violation("defaults.model_hint", "%s, for runtime %s of agents[%d]"
+                                   % (problem, runtime, index)))
+    return found
+
+
+def sort_violations(violations):
+    """Unique violations in path order (how :func:`validate` reports them)."""
+    return sorted(set(violations), key=lambda v: (_path_sort_key(v.path), v.message))
+
+
+def command_lines(normalized, table=None):
+    """agent name -> ``{"argv", "env", "command_line"}``: what launch-agent will run for it.
+
+    Resolved by the same code as on the host (``runtimes.resolve``), with
+    :data:`HOST_PLACEHOLDERS` for what only the host knows. ``env`` lists the variables the
+    launcher adds (``KEY=value``); ``command_line`` is both, shell-quoted, for people to read.
+    """
+    table = table or runtime_table.TABLE
+    lines = {}
+    for agent in normalized["agents"]:
+        argv, env = runtimes.resolve(table, agent["runtime"], agent["model_hint"], agent["command"],
+                                     HOST_PLACEHOLDERS)
+        lines[agent["name"]] = {"argv": argv, "env": env,
+                                "command_line": " ".join(shlex.quote(word) for word in env + argv)}
+    return lines

@@ -26,6 +26,15 @@ description:
     C(orchestrator) and at least one C(enhancer) unless the roster declares C(profile: minimal) or
     C(profile: canary); connector blocks match their kind; C(ssh) only together with C(host);
     with O(hosts), every agent's host is an inventory host."
+  - "Each agent's C(model_hint) must fit its runtime's grammar in THE runtime table
+    (C(framework/fleet/runtimes.json)): C([provider/]model[:level]), where a non-empty hint names a
+    model, a C(/) has a provider before it and the model does not end with C(:). A malformed hint
+    is a violation at its path (C(agents[3].model_hint), or C(defaults.model_hint) naming the agent
+    that inherits it). C(stub) and agents with a C(command) take any hint."
+  - "RV(commands) gives each agent's command line as C(launch-agent) on its host will build it
+    (the same code, C(plugins/module_utils/runtimes.py)), with placeholders for what only the host
+    knows: C(<MOSAIC_HOME>), C(<prompt>) (the agent's header and comms sheet, rendered on the host)
+    and C(<instruction files>) (opencode). See C(docs/runtimes.md)."
   - "An agent's C(class) is any name that follows the agent name rule (letters, digits, C(_),
     C(-); not starting with C(-); at most 48 characters). The two-agent floor counts the classes
     C(orchestrator) and C(enhancer). A class the framework ships a mandate for reads
@@ -175,6 +184,33 @@ ssh_aliases:
   returned: success
   type: dict
   sample: {web1: [web1.example.com], web2: []}
+commands:
+  description:
+    - Agent name to the command line C(launch-agent) will run for it, resolved from THE runtime
+      table on the controller. C(<MOSAIC_HOME>), C(<prompt>) and C(<instruction files>) stand for
+      what only the host knows.
+    - With the agent's C(command), C(argv) is C(bash -c <command>).
+  returned: success
+  type: dict
+  contains:
+    argv:
+      description: The argv, one element an item.
+      type: list
+      elements: str
+    env:
+      description: The variables the launcher adds, C(KEY=value) (for example claude's context cap).
+      type: list
+      elements: str
+    command_line:
+      description: C(env) and C(argv) shell-quoted on one line, for people to read.
+      type: str
+  sample:
+    coder0:
+      argv: [pi, -e, <MOSAIC_HOME>/tools/fleet/pi-heartbeat.ts, --provider, openai-codex, --model, gpt-5.5,
+             --thinking, high, --append-system-prompt, <prompt>]
+      env: []
+      command_line: "pi -e '<MOSAIC_HOME>/tools/fleet/pi-heartbeat.ts' --provider openai-codex --model gpt-5.5
+        --thinking high --append-system-prompt '<prompt>'"
 placement:
   description: Host name to the names of the agents placed on it, in roster order.
   returned: success
@@ -222,6 +258,7 @@ violations:
   elements: dict
   sample:
     - {path: "agents[2].runtime", message: "must be one of: claude, codex, pi, opencode, stub (got 'gpt')"}
+    - {path: "agents[3].model_hint", message: "'openai/' names no model (a model hint is [provider/]model[:level]), for runtime pi"}
 """
 
 from ansible.module_utils.basic import AnsibleModule
