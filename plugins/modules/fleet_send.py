@@ -93,7 +93,8 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: In check mode nothing is sent; the module returns the preamble and size of what would be sent.
+    details: In check mode nothing is sent; agent-send.sh C(--dry-run) resolves the send, and the module
+      returns the preamble, destination host and size of what would be sent.
   diff_mode:
     support: none
   action:
@@ -164,12 +165,14 @@ outcome:
   type: str
   sample: delivered
 preamble:
-  description: The line the message was prefixed with.
+  description: >-
+    The line the message was prefixed with (in check mode: would be, as agent-send.sh C(--dry-run)
+    resolves it); empty when agent-send.sh could not run.
   returned: always
   type: str
   sample: "[web1:operator -> web1:coder0] "
 bytes:
-  description: Size in bytes of what was pasted (preamble and message).
+  description: Size in bytes of what was pasted (preamble and message); 0 when agent-send.sh could not run.
   returned: always
   type: int
   sample: 120
@@ -184,7 +187,7 @@ target:
   type: str
   sample: coder0
 host:
-  description: The short host name of the destination as the preamble shows it.
+  description: The destination's fleet host name as the preamble shows it; empty when agent-send.sh could not run.
   returned: always
   type: str
   sample: web1
@@ -204,7 +207,6 @@ reason:
 """
 
 import os
-import socket as socket_module
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_text
@@ -255,25 +257,23 @@ def main():
         module.fail_json(msg=to_text(exc))
     tool = os.path.join(mosaic_home, send.TOOL_RELPATH)
 
-    local = send.short_host(socket_module.gethostname())
-    dst_host = send.short_host(params["host"].rpartition("@")[2]) if params["host"] else local
-    source = params["source"] or "operator"
-    preamble = send.preamble(local, source, dst_host, params["agent"])
-    result = dict(changed=False, outcome="", preamble=preamble,
-                  bytes=len((preamble + message).encode("utf-8")), elapsed_ms=0,
-                  target=params["agent"], host=dst_host, reason="")
-    missing = "%s is missing: the mosaic.fleet framework is not installed for %s" % (tool, name)
-    if module.check_mode:
-        # A check-mode pass may run before the framework is installed: say so, do not fail.
-        if not os.path.isfile(tool):
-            module.warn(missing)
-        result.update(changed=True, outcome="would_send", reason="check mode: nothing was sent")
-        module.exit_json(**result)
+    # The preamble, the destination host and the size are agent-send.sh's alone: its report
+    # fills them in (in check mode the report of --dry-run, which sends nothing).
+    result = dict(changed=False, outcome="", preamble="", bytes=0, elapsed_ms=0, target=params["agent"],
+                  host="", reason="")
+    checking = "check mode: nothing was sent"
     if not os.path.isfile(tool):
-        module.fail_json(msg=missing, **result)
+        missing = "%s is missing: the mosaic.fleet framework is not installed for %s" % (tool, name)
+        if not module.check_mode:
+            module.fail_json(msg=missing, **result)
+        # A check-mode pass may run before the framework is installed: say so, do not fail.
+        module.warn(missing)
+        result.update(changed=True, outcome=send.DRY_RUN_OUTCOME, reason=checking)
+        module.exit_json(**result)
 
-    argv = send.agent_send_argv(tool, params["agent"], socket=params["socket"], source=source,
-                                host=params["host"], verify=params["verify"], timeout=params["timeout"])
+    argv = send.agent_send_argv(tool, params["agent"], socket=params["socket"],
+                                source=params["source"] or "operator", host=params["host"],
+                                verify=params["verify"], timeout=params["timeout"], dry_run=module.check_mode)
     # An operator running this from inside tmux must not make "the default socket" mean theirs.
     os.environ.pop("TMUX", None)
     environ = {"MOSAIC_HOME": mosaic_home}
@@ -281,15 +281,17 @@ def main():
     if not as_self:
         argv = runner.as_user_tmux(["env", "MOSAIC_HOME=%s" % mosaic_home] + argv, home)
     rc, out, err = runner.run(argv, env=environ, data=message)
-    report = send.parse_report(out)
+    report = send.parse_report(out, dry_run=module.check_mode)
     if report is None:
         module.fail_json(msg="agent-send.sh failed (exit %d): %s" % (rc, (err or out).strip()),
                          rc=rc, stderr=err, stdout=out, **result)
     changed, failed, warning = send.classify(report)
-    for key in ("outcome", "preamble", "bytes", "elapsed_ms", "target", "host", "evidence", "reason"):
+    for key in send.RESULT_KEYS:
         if key in report:
             result[key] = report[key]
     result["changed"] = changed
+    if module.check_mode:
+        result["reason"] = checking
     if failed:
         module.fail_json(msg="%s: %s" % (report["outcome"], report.get("reason") or "not delivered"), **result)
     if warning:
