@@ -16,7 +16,6 @@ tests/unit/test_runtimes.py fail until they agree.
 import importlib.util
 import json
 import os
-import pprint
 import sys
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -45,6 +44,31 @@ def read(rel):
         return None
 
 
+def python_literal(value, indent=0):
+    """``value`` (JSON data) as a Python literal, one item a line, 4 spaces a level, long strings
+    split at spaces into adjacent literals, so no line gets long however deep the table nests."""
+    pad = " " * (indent + 4)
+    if isinstance(value, dict) and value:
+        items = ["%s%r: %s" % (pad, key, python_literal(item, indent + 4)) for key, item in value.items()]
+        return "{\n" + ",\n".join(items) + ",\n" + " " * indent + "}"
+    if isinstance(value, list) and all(isinstance(item, (str, int)) for item in value) and len(repr(value)) <= 60:
+        return repr(value)
+    if isinstance(value, list) and value:
+        items = [pad + python_literal(item, indent + 4) for item in value]
+        return "[\n" + ",\n".join(items) + ",\n" + " " * indent + "]"
+    if isinstance(value, str) and len(value) > 60:
+        words = value.split(" ")
+        pieces, piece = [], ""
+        for word in words:
+            if piece and len(piece) + len(word) > 60:
+                pieces.append(piece)
+                piece = ""
+            piece += word + " "
+        pieces.append(piece[:-1])
+        return "(\n" + "\n".join(pad + repr(piece) for piece in pieces) + "\n" + " " * indent + ")"
+    return repr(value)
+
+
 def runtime_table_module(table):
     """plugins/module_utils/runtime_table.py: the runtime table as a Python literal."""
     return (
@@ -57,7 +81,7 @@ def runtime_table_module(table):
         "\n"
         "from __future__ import annotations\n"
         "\n"
-        "TABLE = %s\n" % (RUNTIME_TABLE_JSON, RUNTIME_TABLE_JSON, pprint.pformat(table, width=100, sort_dicts=False)))
+        "TABLE = %s\n" % (RUNTIME_TABLE_JSON, RUNTIME_TABLE_JSON, python_literal(table)))
 
 
 def targets():

@@ -280,4 +280,4 @@ def main(args, out=None, err=None):
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    raise SystemExit(main(sys.argv[1:]))

@@ -55,6 +55,7 @@ def test_the_command_lines_are_the_launchers(run, tmp_path):  # noqa: F811
             else:
                 assert word == want, agent
 
+
 def test_a_malformed_model_hint_is_refused_with_its_path(run):  # noqa: F811
     document = {"version": 1, "profile": "minimal", "defaults": {"model_hint": "/gpt"},
                 "agents": [{"name": "a", "runtime": "stub"}, {"name": "b", "runtime": "codex"},
