@@ -371,3 +371,30 @@ def read_archive(fileobj):
                 raise ValueError("unsafe or unsupported archive member: %r" % member.name)
             files[rel] = (tar.extractfile(member).read(), member.mode & 0o7777)
     return files
+
+
+# What a re-seed reports, in this order (each a list of paths relative to MOSAIC_HOME).
+REPORT_KEYS = ("created", "updated", "backed_up", "preserved", "removed", "orphaned")
+
+
+def changed_units(report):
+    """The units (contract.FLEET_UNITS, in that order) whose shipped file under
+    ``contract.UNIT_SOURCE_DIR`` the re-seed ``report`` created or updated: the installed copies
+    to refresh (fleet_units)."""
+    written = set((report.get("created") or []) + (report.get("updated") or []))
+    return [unit for unit in contract.FLEET_UNITS if "%s/%s" % (contract.UNIT_SOURCE_DIR, unit) in written]
+
+
+def summary(report, check_mode=False):
+    """``{"framework": headline, <report key>: paths...}`` for a person: the headline says what the
+    re-seed did, and only the non-empty lists of ``report`` follow, in REPORT_KEYS order."""
+    if report.get("up_to_date"):
+        headline = "%s already installed, nothing to do" % report["version_to"]
+    elif not report.get("changed"):
+        headline = "%s checked, nothing changed" % report["version_to"]
+    else:
+        headline = "%s -> %s%s" % (report.get("version_from") or "none", report["version_to"],
+                                   " (check mode: nothing written)" if check_mode else "")
+    result = {"framework": headline}
+    result.update((key, report[key]) for key in REPORT_KEYS if report.get(key))
+    return result

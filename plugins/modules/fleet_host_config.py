@@ -115,6 +115,13 @@ files_changed:
   type: list
   elements: str
   sample: [fleet/agents/enhancer.env]
+holder_changed:
+  description: Whether C(fleet/holder.env) (the holder's socket and session) was (or in check mode
+    would be) written or deleted, so the holder must restart
+    (O(mosaic.fleet.fleet_supervisor#module:restart_holder)).
+  returned: always
+  type: bool
+  sample: false
 mosaic_home:
   description: The MOSAIC_HOME used.
   returned: always
@@ -199,7 +206,7 @@ def main():
     if target.entry is None and params["state"] == "absent":
         # No fleet user, so nothing of the fleet's on this host.
         module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[],
-                         files_changed=[], mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
+                         files_changed=[], holder_changed=False, mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
     roster = params["roster"]
     try:
         if params["state"] == "present":
@@ -249,6 +256,7 @@ def main():
         removed_agents=sorted(set(hostconfig.agent_of_file(os.path.basename(rel)) for rel in deletes
                                   if rel.startswith(hostconfig.AGENTS_DIR + "/"))),
         files_changed=sorted(written) + deletes,
+        holder_changed=hostconfig.HOLDER_ENV_FILE in written or hostconfig.HOLDER_ENV_FILE in deletes,
         mosaic_home=target.mosaic_home,
         home=target.home,
         user_exists=target.entry is not None,

@@ -95,6 +95,13 @@ options:
         environment is used when it runs as the fleet user, and tmux's default (C(/tmp)) when it
         runs as root for another user.
     type: path
+  framework_installed_at:
+    description:
+      - When the framework installed in MOSAIC_HOME was written (epoch seconds), the
+        C(installed_at) result of M(mosaic.fleet.fleet_reseed). The agents whose session started
+        before it still run the previous framework and are listed in RV(previous_framework).
+      - Omitted (or null, nothing installed), RV(previous_framework) is empty.
+    type: float
 attributes:
   check_mode:
     support: full
@@ -291,6 +298,24 @@ mosaic_home:
   description: The MOSAIC_HOME read.
   returned: always
   type: str
+previous_framework:
+  description: The reported agents whose session started before O(framework_installed_at)
+    (whole seconds), so they still run the previous framework; empty without that option.
+  returned: always
+  type: list
+  elements: str
+  sample: [enhancer, orchestrator]
+previous_framework_sessions:
+  description: The session creation time (epoch seconds) of each agent of RV(previous_framework).
+  returned: always
+  type: dict
+  sample: {enhancer: 1763780000, orchestrator: 1763780002}
+relaunch_command:
+  description: The command that relaunches one agent (C(NAME)) by hand as the fleet user, for
+    RV(supervisor) (a C(systemctl --user restart), or the framework's stop and start scripts).
+  returned: always
+  type: str
+  sample: systemctl --user restart mosaic-agent@NAME.service
 """
 
 import os
@@ -298,7 +323,7 @@ import socket as socket_module
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import host, ps, ps_probe
+from ansible_collections.mosaic.fleet.plugins.module_utils import host, ps, ps_probe, relaunch
 
 ARGUMENT_SPEC = host.user_argument_spec(
     host=dict(type="str"),
@@ -308,6 +333,7 @@ ARGUMENT_SPEC = host.user_argument_spec(
     stale_after=dict(type="int", default=ps.DEFAULT_STALE_AFTER),
     supervisor=dict(type="str", choices=["auto", "systemd", "tmux"], default="auto"),
     tmux_tmpdir=dict(type="path"),
+    framework_installed_at=dict(type="float"),
 )
 
 
@@ -344,6 +370,8 @@ def main():
         module.warn(warning)
     if not report["agents"] and not report["host"]:
         module.warn("no roster agent is placed on this host (pass host=<inventory name> to choose)")
+    report.update(relaunch.facts(report["agents"], module.params["framework_installed_at"],
+                                 report["supervisor"], report["mosaic_home"]))
     module.exit_json(changed=False, **report)
 
 

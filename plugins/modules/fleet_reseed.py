@@ -218,6 +218,24 @@ transferred:
   description: Whether the framework archive was transferred (false when the index was enough).
   returned: always
   type: bool
+units_changed:
+  description:
+    - The systemd user units whose shipped file (under C(MOSAIC_HOME/systemd/user/)) this run
+      created or updated, holder first; the installed copies to refresh with
+      M(mosaic.fleet.fleet_units) (O(mosaic.fleet.fleet_units#module:units)).
+  returned: always
+  type: list
+  elements: str
+  sample: [mosaic-agent@.service]
+summary:
+  description:
+    - "What this run did, for a person. C(framework) is a headline (C(<version> already installed,
+      nothing to do), C(<version> checked, nothing changed) or C(<from or none> -> <to>), with
+      C(check mode: nothing written) in parentheses after it in check mode); the non-empty lists of
+      RV(created), RV(updated), RV(backed_up), RV(preserved), RV(removed) and RV(orphaned) follow."
+  returned: always
+  type: dict
+  sample: {framework: "0.1.0 -> 0.2.0", updated: [AGENTS.md]}
 """
 
 import errno
@@ -230,7 +248,6 @@ from ansible.module_utils.common.text.converters import to_native
 from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host, sync
 
 DIFF_MAX_BYTES = 256 * 1024
-REPORT_KEYS = ("created", "updated", "backed_up", "preserved", "removed", "orphaned")
 
 
 class Tree(object):
@@ -386,13 +403,13 @@ def run(module):
                 up_to_date=False,
                 installed_at=tree.mtime(sync.MANIFEST_NAME))
     if not params["force"] and manifest["version"] == version and manifest["tree"] == digest:
-        base.update((k, []) for k in REPORT_KEYS)
+        base.update((k, []) for k in sync.REPORT_KEYS)
         base["up_to_date"] = True
-        module.exit_json(**base)
+        _exit(module, base)
 
     installed, modes = tree.inspect(sync.paths_to_inspect(shipped, manifest))
     result = sync.plan(shipped, installed, manifest, version, installed_modes=modes)
-    base.update((k, result[k]) for k in REPORT_KEYS)
+    base.update((k, result[k]) for k in sync.REPORT_KEYS)
     base["changed"] = result["changed"]
 
     if contents is None:
@@ -400,7 +417,7 @@ def run(module):
         needs_archive = result["changed"] and not (module.check_mode and not module._diff)
         if result["changed"]:
             base["installed_at"] = time.time()
-        module.exit_json(needs_archive=needs_archive, **base)
+        _exit(module, base, needs_archive=needs_archive)
 
     if module._diff and result["changed"]:
         base["diff"] = _diffs(tree, result, contents)
@@ -410,7 +427,13 @@ def run(module):
         else:
             _apply(tree, result, contents)
             base["installed_at"] = tree.mtime(sync.MANIFEST_NAME)
-    module.exit_json(**base)
+    _exit(module, base)
+
+
+def _exit(module, base, **extra):
+    """Exit with ``base`` and the facts playbooks use as they are (no Jinja logic over the lists)."""
+    base.update(units_changed=sync.changed_units(base), summary=sync.summary(base, module.check_mode))
+    module.exit_json(**dict(base, **extra))
 
 
 def main():

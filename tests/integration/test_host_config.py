@@ -153,3 +153,17 @@ def test_bad_roster_fails_clearly_and_writes_nothing(tmp_path, home):
     assert result["_status"] == "FAILED"
     assert "normalized roster" in result["msg"]
     assert not home.exists()
+
+
+def test_holder_changed_says_when_the_holder_must_restart(tmp_path, home):
+    """The role restarts the holder on this flag (never by looking for a path in files_changed)."""
+    first, dummy = run_module(tmp_path, args_for(home, FLEET))
+    assert first["holder_changed"] is True
+    agent_only = roster(agent("orchestrator", cls="orchestrator"), dict(agent("worker"), model_hint="m1"))
+    result, dummy = run_module(tmp_path, args_for(home, agent_only))
+    assert result["changed"] is True and result["holder_changed"] is False
+    moved = dict(agent_only, tmux={"socket_name": "other-sock", "holder_session": "mosaic-holder"})
+    result, dummy = run_module(tmp_path, args_for(home, moved), "--check")
+    assert result["holder_changed"] is True
+    result, dummy = run_module(tmp_path, {"mosaic_home": str(home), "state": "absent"})
+    assert result["holder_changed"] is True and not (home / "fleet" / "holder.env").exists()
