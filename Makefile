@@ -25,7 +25,8 @@ help:
 	@echo "make demo-down  remove the demo fleet and everything the demo created"
 	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
 	@echo "make lock       bump every pinned dependency (scripts/bump-deps.sh) and print what changed"
-	@echo "make contract   regenerate framework/tools/fleet/contract.sh from plugins/module_utils/contract.py"
+	@echo "make contract   regenerate framework/tools/fleet/contract.sh (from module_utils/contract.py) and the"
+	@echo "                runtime table's copies (tools/fleet/mosaic_runtimes.py, module_utils/runtime_table.py)"
 
 venv: $(BIN)/.installed
 # Exact versions from requirements-dev.lock (pip too); re-installed when either file changes.
@@ -75,7 +76,8 @@ demo-down: venv dev-link
 lock:
 	scripts/bump-deps.sh
 
-# The shell side of THE contract is generated (tests/unit/test_contract.py fails when it drifts).
+# The shell side of THE contract and the runtime table's copies are generated
+# (tests/unit/test_contract.py and tests/unit/test_runtimes.py fail when they drift).
 contract:
 	$(PYTHON) scripts/gen-contract.py
 
