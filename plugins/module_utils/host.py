@@ -27,8 +27,9 @@ import pwd
 import subprocess
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_MOSAIC_HOME_RELPATH
 
-MOSAIC_HOME_RELPATH = (".config", "mosaic")
+MOSAIC_HOME_RELPATH = tuple(DEFAULT_MOSAIC_HOME_RELPATH.split("/"))
 
 # A read-only query (tmux, systemctl show) that takes longer than this is killed (rc -9).
 COMMAND_TIMEOUT = 30

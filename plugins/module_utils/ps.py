@@ -28,7 +28,6 @@ from ansible_collections.mosaic.fleet.plugins.module_utils import runtime_table
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtimes as fleet_runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervisor as fleet_supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION  # noqa: F401 pylint: disable=unused-import
 # The pane parser is tmux.py's (fleet_supervisor reads panes through it too); re-exported here.
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import (  # noqa: F401 pylint: disable=unused-import
     PANE_FIELDS, PANE_FORMAT, is_no_server, list_panes_argv, parse_panes, to_int)
