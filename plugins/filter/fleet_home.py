@@ -14,13 +14,20 @@ from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import unit_p
 DEFAULT_FORMS = ("", DEFAULT_MOSAIC_HOME, DEFAULT_MOSAIC_HOME + "/")
 
 
-def fleet_home_problems(mosaic_home, hosts=()):
+def fleet_home_problems(mosaic_home, hosts=(), roster=None):
     """Why a fleet cannot run from ``mosaic_home`` (``mosaic_fleet_mosaic_home`` as given, ``~``
     not expanded): a list of messages, empty when it can.
 
-    ``hosts``: the hosts the roster places agents on. The units are installed whatever the
-    supervisor mode (a host can move to systemd later), so their rule applies in every mode.
+    ``hosts``: the hosts the roster places agents on; ``roster``: the normalized roster, whose
+    agents' hosts count too. The units are installed whatever the supervisor mode (a host can move
+    to systemd later), so their rule applies in every mode.
     """
+    if roster:
+        if not isinstance(roster, dict) or not isinstance(roster.get("agents", []), list):
+            raise AnsibleFilterError("fleet_home_problems expects roster to be the normalized roster "
+                                     "(the roster result of mosaic.fleet.fleet_roster)")
+        hosts = list(hosts or ()) + [agent.get("host") for agent in roster.get("agents", [])
+                                     if isinstance(agent, dict) and agent.get("host")]
     if mosaic_home is None:
         mosaic_home = ""
     if not isinstance(mosaic_home, str):

@@ -118,3 +118,13 @@ def test_fleet_home_problems_relative_and_multi_host():
         in problems[0], problems
     # The default MOSAIC_HOME is fine on any number of hosts.
     assert fleet_home_problems("", ["web1", "web2"]) == []
+
+
+def test_fleet_home_problems_reads_the_hosts_of_a_normalized_roster():
+    roster = {"agents": [{"name": "a", "host": "web2"}, {"name": "b", "host": "web1"}]}
+    problems = fleet_home_problems("/srv/m", roster=roster)
+    assert len(problems) == 1 and "2 hosts (web1, web2)" in problems[0], problems
+    assert fleet_home_problems("/srv/m", roster={"agents": [{"name": "a", "host": "web1"}]}) == []
+    assert fleet_home_problems("/srv/m", roster={}) == []
+    with pytest.raises(Exception, match="normalized roster"):
+        fleet_home_problems("/srv/m", roster={"agents": "web1"})
