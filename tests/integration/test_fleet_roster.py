@@ -88,6 +88,21 @@ def test_hosts_check(run):
                                    "web3": ["coder1"]}
 
 
+def test_the_facts_playbooks_use_an_agent_record_and_ssh_aliases(run):
+    """send.yml reads `agent`, fleet.yml hands `ssh_aliases` to ssh_mesh: neither computes them."""
+    roster = os.path.join(ROSTERS, "good", "multi-host-ssh.yaml")
+    args = '{"src": "%s", "hosts": "{{ groups[\'all\'] }}", "agent": "reviewer"}' % roster
+    rc, status, result, _output = run(args, inventory="web1,web2,web3,web4,")
+    assert (rc, status) == (0, "SUCCESS")
+    assert result["agent"] == result["roster"]["agents"][4]
+    assert (result["agent"]["host"], result["agent"]["socket"]) == ("web2", "reviewers")
+    assert result["ssh_aliases"] == {"web1": [], "web2": ["web2.internal"], "web3": ["web3"], "web4": []}
+    rc, status, result, _output = run(args.replace('"reviewer"', '"coder9"'), inventory="web1,web2,web3,")
+    assert rc != 0 and status == "FAILED!"
+    assert result["msg"] == ("agent coder9 is not in the roster "
+                             "(agents: orchestrator, enhancer, coder0, coder1, reviewer)")
+
+
 def test_default_host_places_a_preset(run):
     rc, status, result, _output = run("profile=local-canary hosts=web1,web2 default_host=web2")
     assert (rc, status) == (0, "SUCCESS")
