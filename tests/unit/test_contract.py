@@ -26,7 +26,7 @@ def bash(script, *args, env=None):
     run_env = {"PATH": os.environ["PATH"], "HOME": "/nonexistent-home"}
     run_env.update(env or {})
     result = subprocess.run(["bash", "-c", script, "contract-test", LIB] + list(args), env=run_env,
-                            capture_output=True, text=True, timeout=30)
+                            capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode == 0, result.stderr
     return result.stdout
 
@@ -40,7 +40,7 @@ def test_the_committed_shell_contract_is_generated_from_contract_py():
 
 def test_the_generator_script_agrees_and_checks():
     result = subprocess.run([os.path.join(REPO, "scripts", "gen-contract.py"), "--check"],
-                            capture_output=True, text=True, timeout=60)
+                            capture_output=True, text=True, timeout=60, check=False)
     assert result.returncode == 0, result.stderr
 
 
@@ -158,7 +158,7 @@ def test_agent_send_checks_session_names_with_the_contract_rule(tmp_path, name):
     tool = os.path.join(REPO, "framework", contract.SEND_TOOL)
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "MOSAIC_HOME": str(tmp_path)}
     result = subprocess.run([tool, "--dry-run", "-s", name, "-m", "x"], env=env, capture_output=True,
-                            text=True, timeout=30)
+                            text=True, timeout=30, check=False)
     if contract.valid_name(name):
         assert result.returncode == 0, result.stderr
         assert json.loads(result.stdout)["target"] == name

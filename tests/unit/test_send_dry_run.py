@@ -40,7 +40,8 @@ def test_outcomes_and_exit_codes_come_from_the_contract():
     assert send.EXIT_CODES == dict(contract.SEND_EXIT_CODES)
     assert send.OUTCOMES == contract.SEND_OUTCOMES and send.FAILED_OUTCOMES == contract.SEND_FAILED_OUTCOMES
     assert set(send.OUTCOMES) | {"usage"} == set(send.EXIT_CODES)
-    assert send.DRY_RUN_OUTCOME == contract.SEND_DRY_RUN_OUTCOME not in send.EXIT_CODES
+    assert send.DRY_RUN_OUTCOME == contract.SEND_DRY_RUN_OUTCOME
+    assert send.DRY_RUN_OUTCOME not in send.EXIT_CODES
 
 
 def test_the_script_help_lists_the_contract_codes():
