@@ -68,3 +68,21 @@ def test_the_ansible_wheel_of_the_test_collections_is_pinned_and_matches_ansible
     core = re.search(r"^ansible-core==2\.(\d+)\.", read("requirements-dev.txt"), re.M)
     # ansible N ships with ansible-core 2.(N+7): 12 with 2.19.
     assert int(match.group(1)) == int(core.group(1)) - 7
+
+
+def test_the_test_homeserver_lock_pins_synapse_and_everything_it_installs_exactly():
+    pins = {}
+    for line in read("tests", "matrix", "requirements.lock").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        name, sep, version = line.partition("==")
+        assert sep and re.match(r"^[0-9][0-9A-Za-z.+!-]*$", version), "not an exact pin: %r" % line
+        pins[canonicalize_name(name)] = version
+    assert "pip" in pins
+    for line in read("tests", "matrix", "requirements.txt").splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        requirement = Requirement(line)
+        spec = str(requirement.specifier)
+        assert spec.startswith("=="), "requirements.txt pins %s exactly: %r" % (requirement.name, line)
+        assert pins.get(canonicalize_name(requirement.name)) == spec[2:], requirement.name
