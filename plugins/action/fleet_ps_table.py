@@ -11,12 +11,11 @@ main process, so it appears in order, under the task's banner), whatever the cal
 from __future__ import annotations
 
 from ansible import constants as C
-from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import ps_report
+from ansible_collections.mosaic.fleet.plugins.plugin_utils.controller_action import ControllerAction
 
 ARGUMENT_SPEC = dict(
     records=dict(type="list", elements="dict", required=True),
@@ -34,25 +33,16 @@ def stdout_is_for_programs(callback):
     return str(callback or "").rsplit(".", 1)[-1] in MACHINE_CALLBACKS
 
 
-class ActionModule(ActionBase):
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+class ActionModule(ControllerAction):
+    ARGUMENT_SPEC = ARGUMENT_SPEC
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        result["changed"] = False
-        try:
-            _validation, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
-        except AnsibleError as exc:
-            return dict(result, failed=True, msg=to_text(exc))
-        try:
-            text = ps_report.fleet_ps_table(args["records"], summary=args["summary"])
-        except Exception as exc:  # a malformed record must never end in a traceback
-            return dict(result, failed=True,
-                        msg="mosaic.fleet.fleet_ps_table cannot render the records (use the output of the "
-                            "mosaic.fleet.fleet_ps_records filter): %s: %s" % (type(exc).__name__, to_text(exc)))
+    def failure(self, exc):
+        # A malformed record must never end in a traceback.
+        return dict(msg="mosaic.fleet.fleet_ps_table cannot render the records (use the output of the "
+                        "mosaic.fleet.fleet_ps_records filter): %s: %s" % (type(exc).__name__, to_text(exc)))
+
+    def run_controller(self, result, args):
+        text = ps_report.fleet_ps_table(args["records"], summary=args["summary"])
         callback = C.config.get_config_value("DEFAULT_STDOUT_CALLBACK")
         display.display(text, stderr=stdout_is_for_programs(callback))
         return result

@@ -9,10 +9,10 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
-from ansible.plugins.action import ActionBase
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import mandate
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+from ansible_collections.mosaic.fleet.plugins.plugin_utils.controller_action import ControllerAction
 from ansible_collections.mosaic.fleet.plugins.plugin_utils.data_args import DataArgs
 
 ARGUMENT_SPEC = dict(
@@ -25,33 +25,19 @@ ARGUMENT_SPEC = dict(
 )
 
 
-class ActionModule(DataArgs, ActionBase):
+class ActionModule(DataArgs, ControllerAction):
     # The agent name is data: the variables its template reads are never evaluated.
     DATA_ARGS = frozenset(("agent",))
-    TRANSFERS_FILES = False
-    _requires_connection = False
-    _supports_check_mode = True
+    ARGUMENT_SPEC = ARGUMENT_SPEC
+    ARGUMENT_RULES = dict(mutually_exclusive=[("roster", "src", "profile")],
+                          required_one_of=[("roster", "src", "profile")])
 
-    def run(self, tmp=None, task_vars=None):
-        result = super(ActionModule, self).run(tmp, task_vars)
-        del tmp
-        result["changed"] = False
-        try:
-            return self._run(result)
-        except Exception as exc:  # a bad roster must never end in a traceback
-            return dict(result, failed=True, violations=[],
-                        msg="mosaic.fleet.fleet_roster could not check the roster: %s: %s"
-                            % (type(exc).__name__, to_text(exc)))
+    def failure(self, exc):
+        # A bad roster must never end in a traceback.
+        return dict(violations=[], msg="mosaic.fleet.fleet_roster could not check the roster: %s: %s"
+                                       % (type(exc).__name__, to_text(exc)))
 
-    def _run(self, result):
-        try:
-            _validation, args = self.validate_argument_spec(
-                argument_spec=ARGUMENT_SPEC,
-                mutually_exclusive=[("roster", "src", "profile")],
-                required_one_of=[("roster", "src", "profile")],
-            )
-        except AnsibleError as exc:
-            return dict(result, failed=True, msg=to_text(exc))
+    def run_controller(self, result, args):
         for lib, ok, err in (("jsonschema", fleet_roster.HAS_JSONSCHEMA, fleet_roster.JSONSCHEMA_IMPORT_ERROR),
                              ("PyYAML", fleet_roster.HAS_YAML, fleet_roster.YAML_IMPORT_ERROR)):
             if not ok:
