@@ -20,7 +20,10 @@
 # makes a 64 KB capture take milliseconds per operation. Byte-wise matching of UTF-8 text finds
 # exactly the character-wise matches.
 
-SETTLE_US=50000   # how long a changed screen must hold still to count as the program's answer
+# How long a changed screen must hold still to count as the program's answer. Only a program that
+# answers instead of echoing the message waits for it; on a loaded 2-core host a 64 KB echo was
+# seen stalling for more than 50 ms, so 150 ms.
+SETTLE_US=150000
 RECENT_LINES=20  # lines above the input that count as "the transcript just took it in"
 
 last_line_of() {  # last_line_of TEXT VAR
