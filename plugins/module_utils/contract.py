@@ -33,6 +33,12 @@ HEARTBEAT_SUFFIX = ".heartbeat"
 LOCK_DIR = RUN_DIR + "/locks"            # agent-send.sh's per-session locks
 LOG_DIR = "fleet/log"
 SEND_LOG = LOG_DIR + "/send.log"         # agent-send.sh's audit line per send
+TRANSCRIPT_DIR = LOG_DIR + "/transcripts"  # <name>.log (+ <name>.log.1): each pane's output, 0700
+TRANSCRIPT_SUFFIX = ".log"
+TRANSCRIPT_ROTATED_SUFFIX = ".1"         # the one rotated file kept beside the current one
+# The bound of one transcript file (bytes); tools/fleet/start-agent-session.sh reads
+# MOSAIC_TRANSCRIPT_MAX_BYTES (0: no transcript) and falls back to this.
+TRANSCRIPT_MAX_BYTES = 1048576
 CREDENTIALS_DIR = "credentials"
 SECRETS_FILE = CREDENTIALS_DIR + "/fleet.env"
 TOOLS_DIR = "tools/fleet"                # lib.sh, start/stop-agent-session.sh, launch-agent, ...
@@ -54,6 +60,29 @@ UNIT_MOSAIC_HOME = "%h/" + DEFAULT_MOSAIC_HOME_RELPATH
 # tmux
 
 DEFAULT_HOLDER_SESSION = "mosaic-holder"
+
+# Read-only viewers (tools/fleet/watch). A viewer of agent NAME is a session grouped with NAME's
+# session and named NAME + VIEWER_SUFFIX + a tag (watch's tag is "-<its pid>", so two operators
+# watching one agent get two viewers). fleet_ps counts viewers apart, never as ad-hoc sessions.
+VIEWER_SUFFIX = "-view"
+
+
+def viewer_session(name, tag):
+    """The viewer session ``watch`` creates for agent ``name``: ``<name>-view-<tag>``."""
+    return "%s%s-%s" % (name, VIEWER_SUFFIX, tag)
+
+
+def viewed_agent(session_name, agent_names):
+    """The agent whose viewer ``session_name`` is by name (``<agent>-view<anything>``), or None.
+
+    A session that is itself one of ``agent_names`` is no viewer."""
+    if session_name in agent_names:
+        return None
+    for agent in sorted(agent_names, key=len, reverse=True):
+        if session_name.startswith(agent + VIEWER_SUFFIX):
+            return agent
+    return None
+
 
 # --------------------------------------------------------------------------------------------
 # The agent name rule: a name is a tmux session, a systemd instance and a file name. Letters,
@@ -87,6 +116,11 @@ def comms_file(name):
 def heartbeat_file(name):
     """``fleet/run/<name>.heartbeat``."""
     return "%s/%s%s" % (RUN_DIR, name, HEARTBEAT_SUFFIX)
+
+
+def transcript_file(name):
+    """``fleet/log/transcripts/<name>.log`` (rotated: the same path + TRANSCRIPT_ROTATED_SUFFIX)."""
+    return "%s/%s%s" % (TRANSCRIPT_DIR, name, TRANSCRIPT_SUFFIX)
 
 
 def agent_unit(name):
@@ -195,6 +229,10 @@ def shell_values():
         ("MOSAIC_C_LOCK_DIR", LOCK_DIR),
         ("MOSAIC_C_LOG_DIR", LOG_DIR),
         ("MOSAIC_C_SEND_LOG", SEND_LOG),
+        ("MOSAIC_C_TRANSCRIPT_DIR", TRANSCRIPT_DIR),
+        ("MOSAIC_C_TRANSCRIPT_SUFFIX", TRANSCRIPT_SUFFIX),
+        ("MOSAIC_C_TRANSCRIPT_ROTATED_SUFFIX", TRANSCRIPT_ROTATED_SUFFIX),
+        ("MOSAIC_C_TRANSCRIPT_MAX_BYTES", str(TRANSCRIPT_MAX_BYTES)),
         ("MOSAIC_C_SECRETS_FILE", SECRETS_FILE),
         ("MOSAIC_C_TOOLS_DIR", TOOLS_DIR),
         ("MOSAIC_C_SEND_TOOL", SEND_TOOL),
@@ -204,6 +242,7 @@ def shell_values():
         ("MOSAIC_C_AGENT_UNIT_TEMPLATE", AGENT_UNIT_TEMPLATE),
         ("MOSAIC_C_HOLDER_UNIT", HOLDER_UNIT),
         ("MOSAIC_C_DEFAULT_HOLDER_SESSION", DEFAULT_HOLDER_SESSION),
+        ("MOSAIC_C_VIEWER_SUFFIX", VIEWER_SUFFIX),
         ("MOSAIC_C_NAME_REGEX", "^%s$" % NAME_CHARS),
         ("MOSAIC_C_NAME_MAX_LENGTH", str(NAME_MAX_LENGTH)),
         ("MOSAIC_C_AGENT_ENV_KEYS", AGENT_ENV_KEYS),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import os
 import shlex
 
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtime_table
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtimes as fleet_runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervisor as fleet_supervisor
@@ -61,7 +62,7 @@ UNIT_ENABLED_STATES = fleet_systemd.ENABLED_STATES
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result",
                    "ActiveEnterTimestampMonotonic")
 
-VIEWER_SUFFIX = "-view"
+VIEWER_SUFFIX = contract.VIEWER_SUFFIX   # THE viewer naming rule is contract.py's
 
 
 # --------------------------------------------------------------------------------------------
@@ -252,8 +253,9 @@ def session_heartbeat(heartbeat, session):
 def viewer_of(session, agent_names):
     """The agent a read-only viewer session watches, or None when ``session`` is no viewer.
 
-    A viewer is a session grouped with an agent's session (``tmux new-session -t AGENT``), or a
-    session named ``AGENT-view`` or ``AGENT-view<anything>`` (for example ``coder0-view2``).
+    A viewer is a session grouped with an agent's session (``tmux new-session -t AGENT``, what
+    ``tools/fleet/watch`` does), or a session named by the viewer rule, ``AGENT-view<anything>``
+    (``contract.viewed_agent``; for example ``coder0-view-4711``, ``coder0-view2``).
     """
     name = session["name"]
     if session.get("group_list") and name not in agent_names:
@@ -262,10 +264,7 @@ def viewer_of(session, agent_names):
                 return member
         if session.get("group") in agent_names:
             return session["group"]
-    for agent in agent_names:
-        if name.startswith(agent + VIEWER_SUFFIX) and name != agent:
-            return agent
-    return None
+    return contract.viewed_agent(name, agent_names)
 
 
 def classify_sessions(sessions_by_socket, host_agents, roster_agents, holder_session, holder_socket):

@@ -86,6 +86,36 @@ def test_the_shell_agent_paths_are_the_contract_ones(tmp_path):
     assert out == os.path.join(home, contract.env_file("coder0")) + "\n"
 
 
+def test_the_viewer_rule():
+    agents = {"coder0": "h", "coder0-x": "h"}
+    assert contract.viewer_session("coder0", 4711) == "coder0-view-4711"
+    assert contract.viewed_agent(contract.viewer_session("coder0", 4711), agents) == "coder0"
+    assert contract.viewed_agent(contract.viewer_session("coder0-x", 1), agents) == "coder0-x"
+    assert contract.viewed_agent("coder0-view2", agents) == "coder0"
+    assert contract.viewed_agent("coder0", agents) is None
+    assert contract.viewed_agent("coder0view", agents) is None
+    # A session that is itself a roster agent is that agent, never a viewer.
+    assert contract.viewed_agent("coder0-view", dict(agents, **{"coder0-view": "h2"})) is None
+
+
+def test_the_transcript_paths():
+    assert contract.transcript_file("coder0") == "fleet/log/transcripts/coder0.log"
+    assert contract.transcript_file("coder0").startswith(contract.LOG_DIR + "/")
+    assert contract.TRANSCRIPT_ROTATED_SUFFIX == ".1" and contract.TRANSCRIPT_MAX_BYTES == 1 << 20
+
+
+def test_the_shell_viewer_and_transcript_names_are_the_contract_ones():
+    out = bash('source "$1"; printf "%s\\n" "${MOSAIC_C_VIEWER_SUFFIX}" '
+               '"$MOSAIC_C_TRANSCRIPT_DIR/x$MOSAIC_C_TRANSCRIPT_SUFFIX" "$MOSAIC_C_TRANSCRIPT_MAX_BYTES"')
+    assert out.splitlines() == [contract.VIEWER_SUFFIX, contract.transcript_file("x"),
+                                str(contract.TRANSCRIPT_MAX_BYTES)]
+
+
+def test_the_transcript_writer_rotates_as_the_contract_says():
+    with open(os.path.join(REPO, "framework", "tools", "fleet", "transcript-writer")) as handle:
+        assert 'ROTATED_SUFFIX = "%s"' % contract.TRANSCRIPT_ROTATED_SUFFIX in handle.read()
+
+
 @pytest.mark.parametrize("socket", ["", "mosaic-fleet"])
 def test_the_shell_socket_rule_is_the_contract_one(tmp_path, socket):
     # A tmux on PATH that prints its argv: mosaic_tmux must pass what contract.socket_args says.

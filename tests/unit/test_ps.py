@@ -328,6 +328,7 @@ def _session(name, group=None, group_list=()):
     (_session("coder0-view"), "coder0"),
     (_session("coder0-view2"), "coder0"),
     (_session("coder0-viewer"), "coder0"),
+    (_session("coder0-view-4711"), "coder0"),       # tools/fleet/watch's name (contract.viewer_session)
     (_session("peek", "coder0", ["coder0", "peek"]), "coder0"),
     (_session("coder0"), None),
     (_session("coder0view"), None),

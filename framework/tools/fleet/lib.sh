@@ -15,6 +15,7 @@
 #   mosaic_expand_workdir DIR      print DIR with '~' / '~/x' expanded (empty = ~; relative =
 #                                  under ~).
 #   mosaic_tmux_escape ARGS...     ARGS escaped for tmux's argv parser, in MOSAIC_TMUX_ARGV.
+#   mosaic_sh_quote WORD VAR       WORD single-quoted for a POSIX sh command line, into VAR.
 #   mosaic_mandate_role CLASS      the role whose mandate CLASS reads (implementer: coder).
 #   mosaic_mandate_files CLASS     the mandate files of CLASS that exist, relative to MOSAIC_HOME,
 #                                  one a line: fleet/roles/ROLE.md, then the operator's
@@ -131,6 +132,14 @@ mosaic_tmux_escape() {
       MOSAIC_TMUX_ARGV+=("$arg")
     fi
   done
+}
+
+# A word for a POSIX sh command line (tmux runs pipe-pane's command with sh -c): single quotes,
+# each ' written '\''. Into the variable named by $2 (no subshell: trailing newlines survive).
+mosaic_sh_quote() {
+  local q
+  printf -v q '\047'
+  printf -v "$2" '%s%s%s' "$q" "${1//$q/$q\\$q$q}" "$q"
 }
 
 # THE mandate rule, as plugins/module_utils/mandate.py states it (tests/unit/test_mandate.py runs

@@ -10,6 +10,10 @@
 # — existing directories only, de-duplicated, kept even when already on PATH.
 # remain-on-exit is on for the agent's window: a crashed runtime leaves a dead pane to look at.
 # A stale heartbeat file is removed first, so a restarted agent is 'unresponsive' until it beats.
+# The agent's window has window-size manual (220x50 whoever attaches: tools/fleet/watch) and its
+# output goes to a bounded transcript, fleet/log/transcripts/NAME.log (MOSAIC_TRANSCRIPT_MAX_BYTES,
+# default 1 MiB, 0 = none; one transcript-writer process per agent). Both are (re)applied to an
+# agent found already running, so a re-run gives older sessions their transcript.
 #
 # Exit codes:
 #   0  started, or already running ("already running"); a session whose pane is dead is replaced
@@ -34,9 +38,39 @@ mosaic_source_env "$env_file"
 history_limit=${MOSAIC_HISTORY_LIMIT:-50000}
 target="=${name}"
 
+# The transcript: the pane's output, piped (`pipe-pane`, when the pane has no pipe yet) into
+# transcript-writer, which keeps at most $transcript_max bytes in fleet/log/transcripts/NAME.log
+# plus one rotated NAME.log.1 (0700 directory, 0600 files). 0 turns transcripts off.
+transcript_max=${MOSAIC_TRANSCRIPT_MAX_BYTES:-$MOSAIC_C_TRANSCRIPT_MAX_BYTES}
+[[ $transcript_max =~ ^[0-9]+$ ]] || mosaic_die 2 "MOSAIC_TRANSCRIPT_MAX_BYTES is not a number of bytes: '${transcript_max}'"
+transcript_setup=()
+if [ "$transcript_max" -gt 0 ]; then
+  transcript_dir=$MOSAIC_HOME/$MOSAIC_C_TRANSCRIPT_DIR
+  if ! { mkdir -p -- "$transcript_dir" && chmod 700 -- "$transcript_dir"; }; then
+    mosaic_die 4 "cannot create the transcript directory: ${transcript_dir}"
+  fi
+  # pipe-pane runs a shell command (sh -c) that tmux format-expands: every word is quoted for
+  # sh and each '#' doubled.
+  writer_q='' transcript_q=''
+  mosaic_sh_quote "$MOSAIC_HOME/$MOSAIC_C_TOOLS_DIR/transcript-writer" writer_q
+  mosaic_sh_quote "$transcript_dir/${name}${MOSAIC_C_TRANSCRIPT_SUFFIX}" transcript_q
+  pipe_cmd="exec ${writer_q} ${transcript_max} ${transcript_q}"
+  # No -o: `pipe-pane -o` on a piped pane closes the pipe (a toggle). Without it a second pipe
+  # replaces the first, so there is never more than one writer.
+  transcript_setup=(pipe-pane -t "${target}:" "${pipe_cmd//#/##}")
+fi
+# What every running agent's window has: no client resizes it (tools/fleet/watch attaches
+# viewers that must not), and its transcript.
+window_setup=(set-option -w -t "${target}:" window-size manual)
+
 if mosaic_tmux has-session -t "$target" 2>/dev/null; then
   dead=$(mosaic_tmux list-panes -t "$target" -F '#{pane_dead}' 2>/dev/null || true)
   if [[ $dead != *1* ]]; then
+    mosaic_tmux "${window_setup[@]}" >/dev/null 2>&1 || true
+    piped=$(mosaic_tmux display-message -p -t "${target}:" '#{pane_pipe}' 2>/dev/null || true)
+    if [ ${#transcript_setup[@]} -gt 0 ] && [ "$piped" = 0 ]; then
+      mosaic_tmux "${transcript_setup[@]}" >/dev/null 2>&1 || true
+    fi
     echo "${name}: already running"
     exit 0
   fi
@@ -96,7 +130,10 @@ start_dir=${MOSAIC_TMUX_ARGV[0]}
 old_limit=$(mosaic_tmux show-options -gv history-limit 2>/dev/null || true)
 cmd=(set-option -g history-limit "$history_limit" \;
   new-session -d -s "$name" -x 220 -y 50 -c "$start_dir" -- "${pane_cmd[@]}" \;
-  set-option -w -t "${target}:" remain-on-exit on)
+  set-option -w -t "${target}:" remain-on-exit on \; "${window_setup[@]}")
+if [ ${#transcript_setup[@]} -gt 0 ]; then
+  cmd+=(\; "${transcript_setup[@]}")
+fi
 if [ -n "$old_limit" ]; then
   cmd+=(\; set-option -g history-limit "$old_limit")
 fi
