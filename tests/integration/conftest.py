@@ -14,7 +14,7 @@ import pytest
 
 from framework_util import tmux as tmux_cmd
 from framework_util import wait_for
-from matrix_util import synapse  # noqa: F401  pylint: disable=unused-import  (the Matrix homeserver fixture)
+from matrix_util import synapse  # noqa: F401  pylint: disable=unused-import
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMEWORK = os.path.join(REPO, "framework")

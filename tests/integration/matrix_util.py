@@ -144,8 +144,7 @@ class Synapse:
             if self.proc.poll() is not None:
                 raise RuntimeError("synapse exited with %s; see %s/homeserver.log" % (self.proc.returncode, self.dir))
             try:
-                status, _ = request(self.url, "GET", "/_matrix/client/versions", timeout=2)
-                if status == 200:
+                if request(self.url, "GET", "/_matrix/client/versions", timeout=2)[0] == 200:
                     return
             except OSError:
                 pass

@@ -1,0 +1,541 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet's chat connectors: where the orchestrator talks to humans.
+
+A connector kind is a class registered by name (``@register("matrix")``) with three calls:
+
+* ``send(text, thread=None)``: orchestrator -> human (``thread``: the event it answers in thread);
+* ``subscribe()``: human -> orchestrator, an iterator of inbound messages (``Inbound``);
+* ``health()``: ``{"state": "healthy" | "unreachable" | "unauthenticated", "reason": str}``.
+
+``tmux`` is the default: the operator types into the orchestrator's pane and reads it there, so
+it sends nowhere, subscribes to nothing and is always healthy. ``matrix`` speaks the client-server
+API with the standard library (urllib): versions, whoami, a filtered /sync long-poll, send with an
+idempotent transaction id, thread relations. ``Service`` runs a connector for the fleet (the
+``connector run`` command): the persisted sync position, the inbound spool delivered through
+agent-send.sh, the outbox of replies, the audit log. The fleet's core calls ``connector_for``
+and never branches on the kind.
+
+Runs on the orchestrator's host as the fleet user; Python 3.8+, standard library only.
+"""
+
+import hashlib
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+import uuid
+
+CONFIG_FILE = "fleet/connector.json"   # {"kind", "orchestrator", "<kind>": {...}} (relative to MOSAIC_HOME)
+SECRETS_FILE = "credentials/fleet.env"
+SPOOL_DIR = "fleet/spool"               # <kind>/in/*.json (inbound), <kind>/out/*.json (replies)
+STATE_DIR = "fleet/run"                 # connector.<kind>.json: the sync position
+AUDIT_LOG = "fleet/log/connector.log"   # one JSON line per decision (no message text)
+SEND_LOG = "fleet/log/send.log"         # agent-send.sh's audit line per send
+SEND_TOOL = "tools/tmux/agent-send.sh"
+MAX_TEXT_BYTES = 16000                  # a message's text, either way (UTF-8 bytes)
+TOKEN_KEY = "MOSAIC_MATRIX_TOKEN"
+
+HEALTHY, UNREACHABLE, UNAUTHENTICATED = "healthy", "unreachable", "unauthenticated"
+KINDS = {}
+
+
+class ConnectorError(Exception):
+    """A failure with a message for humans (no traceback)."""
+
+
+def register(name):
+    def wrap(cls):
+        KINDS[name] = cls
+        cls.kind = name
+        return cls
+    return wrap
+
+
+def connector_for(config, mosaic_home):
+    """The connector the config names (default tmux)."""
+    kind = (config or {}).get("kind", "tmux")
+    if kind not in KINDS:
+        raise ConnectorError("unknown connector kind %r (known: %s)" % (kind, ", ".join(sorted(KINDS))))
+    return KINDS[kind](config or {}, mosaic_home)
+
+
+def load_config(mosaic_home):
+    path = os.path.join(mosaic_home, CONFIG_FILE)
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        return {"kind": "tmux"}
+    except (OSError, ValueError) as err:
+        raise ConnectorError("cannot read %s: %s" % (path, err)) from err
+
+
+def read_secret(mosaic_home, key):
+    """``key`` from credentials/fleet.env (written by envfile.render_env_file: bare or
+    double-quoted with backslash escapes). The file must not be readable by group or others."""
+    path = os.path.join(mosaic_home, SECRETS_FILE)
+    try:
+        mode = os.stat(path).st_mode
+        with open(path, encoding="utf-8") as handle:
+            lines = handle.read().splitlines()
+    except OSError as err:
+        raise ConnectorError("cannot read the fleet's credentials %s: %s" % (path, err.strerror)) from err
+    if mode & 0o077:
+        raise ConnectorError("%s is readable by others (mode %o); it must be 0600" % (path, mode & 0o777))
+    for line in lines:
+        name, sep, value = line.partition("=")
+        if sep and name.strip() == key:
+            value = value.strip()
+            if len(value) >= 2 and value[0] == value[-1] == '"':
+                out, chars = [], iter(value[1:-1])
+                for char in chars:
+                    out.append(next(chars, "") if char == "\\" else char)
+                value = "".join(out)
+            return value
+    raise ConnectorError("%s has no %s" % (path, key))
+
+
+def bounded(text):
+    """``text`` cut to MAX_TEXT_BYTES (UTF-8, on a character boundary), with a marker."""
+    data = text.encode("utf-8")
+    if len(data) <= MAX_TEXT_BYTES:
+        return text
+    cut = data[:MAX_TEXT_BYTES].decode("utf-8", "ignore")
+    return cut + "\n[... %d more bytes not shown]" % (len(data) - len(cut.encode("utf-8")))
+
+
+def write_private(path, data):
+    """Write ``data`` (a dict) as JSON to ``path`` atomically, mode 0600."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    tmp = "%s.%d.tmp" % (path, os.getpid())
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path, encoding="utf-8") as handle:
+        return json.load(handle)
+
+
+class Inbound:
+    """One message from a human: the text and who wrote it where."""
+
+    def __init__(self, event_id, sender, room, text, thread=None, ts=0):
+        self.event_id, self.sender, self.room, self.text, self.thread, self.ts = \
+            event_id, sender, room, text, thread, ts
+
+    def as_dict(self):
+        return {"event_id": self.event_id, "sender": self.sender, "room": self.room,
+                "text": self.text, "thread": self.thread, "ts": self.ts}
+
+    @classmethod
+    def from_dict(cls, data):
+        return cls(data["event_id"], data["sender"], data["room"], data["text"], data.get("thread"),
+                   data.get("ts", 0))
+
+    def preamble(self):
+        """The line before the text that tells the orchestrator who wrote, where (the event id
+        makes every delivered text unique: see Service.already_delivered)."""
+        where = "in %s (event %s)" % (self.room, self.event_id)
+        if self.thread:
+            where += ", thread %s (answer with: connector reply --thread %s)" % (self.thread, self.thread)
+        return "[matrix message from %s %s]" % (self.sender, where)
+
+    def source(self):
+        """agent-send.sh's -S name for the sender: @alice:example.org -> alice@example.org."""
+        name = self.sender.lstrip("@").replace(":", "@", 1)
+        name = "".join(c if c.isascii() and (c.isalnum() or c in "_.@-") else "_" for c in name)
+        return name if name and name[0] not in ".@-" else "matrix"
+
+
+@register("tmux")
+class TmuxConnector:
+    """The default: the operator is in the orchestrator's pane already. Nothing to run."""
+
+    def __init__(self, config, mosaic_home):
+        self.config, self.mosaic_home = config, mosaic_home
+
+    def send(self, text, thread=None):  # pylint: disable=unused-argument
+        return {"sent": False, "reason": "connector kind tmux: the operator reads the orchestrator's pane"}
+
+    def subscribe(self):
+        return iter(())
+
+    def health(self):
+        return {"state": HEALTHY, "reason": "tmux: the operator uses the orchestrator's pane"}
+
+
+class MatrixError(Exception):
+    def __init__(self, status, errcode, message, retry_after_ms=None):
+        super().__init__("%s %s: %s" % (status, errcode, message))
+        self.status, self.errcode, self.retry_after_ms = status, errcode, retry_after_ms
+
+
+class Unreachable(Exception):
+    pass
+
+
+class MatrixClient:
+    """The few client-server API calls the connector makes, over urllib."""
+
+    def __init__(self, base_url, token):
+        self.base, self.token = base_url.rstrip("/"), token
+
+    def call(self, method, path, body=None, query=None, timeout=30):
+        url = self.base + path + ("?" + urllib.parse.urlencode(query) if query else "")
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Content-Type", "application/json")
+        if self.token:
+            req.add_header("Authorization", "Bearer " + self.token)
+        try:
+            with urllib.request.urlopen(req, timeout=timeout) as resp:  # nosec - the configured homeserver
+                return json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            try:
+                answer = json.loads(err.read() or b"{}")
+            except ValueError:
+                answer = {}
+            retry = answer.get("retry_after_ms")
+            if retry is None and err.headers.get("Retry-After", "").isdigit():
+                retry = int(err.headers["Retry-After"]) * 1000
+            raise MatrixError(err.code, answer.get("errcode", "?"), answer.get("error", err.reason), retry) from err
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            raise Unreachable("%s: %s" % (self.base, getattr(err, "reason", err))) from err
+
+    def versions(self):
+        return self.call("GET", "/_matrix/client/versions", timeout=10)
+
+    def whoami(self):
+        return self.call("GET", "/_matrix/client/v3/account/whoami", timeout=10)
+
+    def sync(self, since, timeout_ms, filter_json):
+        query = {"timeout": str(timeout_ms), "filter": filter_json}
+        if since:
+            query["since"] = since
+        return self.call("GET", "/_matrix/client/v3/sync", query=query, timeout=timeout_ms / 1000.0 + 30)
+
+    def send_message(self, room_id, txn_id, content):
+        path = "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (
+            urllib.parse.quote(room_id, safe=""), urllib.parse.quote(txn_id, safe=""))
+        return self.call("PUT", path, body=content)
+
+
+@register("matrix")
+class MatrixConnector:
+    """A Matrix room: the operator writes there, the orchestrator answers there."""
+
+    def __init__(self, config, mosaic_home):
+        self.mosaic_home = mosaic_home
+        settings = config.get("matrix") or {}
+        missing = [key for key in ("homeserver_url", "user_id", "room_id") if not settings.get(key)]
+        if missing:
+            raise ConnectorError("%s: connector.matrix needs %s" % (CONFIG_FILE, ", ".join(missing)))
+        self.url, self.user_id, self.room_id = settings["homeserver_url"], settings["user_id"], settings["room_id"]
+        self.allowed = set(settings.get("allowed_senders") or [])
+        self.spool = os.path.join(mosaic_home, SPOOL_DIR, "matrix")
+        self.state_path = os.path.join(mosaic_home, STATE_DIR, "connector.matrix.json")
+        self.filter = json.dumps({
+            "presence": {"types": []}, "account_data": {"types": []},
+            "room": {"rooms": [self.room_id], "timeline": {"types": ["m.room.message"], "limit": 500},
+                     "state": {"types": []}, "ephemeral": {"types": []}, "account_data": {"types": []}},
+        }, separators=(",", ":"))
+        self.max_wait_ms = 60000
+
+    def client(self):
+        # Read on every use: a token replaced in the credentials is picked up without a restart.
+        return MatrixClient(self.url, read_secret(self.mosaic_home, TOKEN_KEY))
+
+    # --- health ---------------------------------------------------------------------------
+    def health(self):
+        try:
+            client = self.client()
+        except ConnectorError as err:
+            return {"state": UNAUTHENTICATED, "reason": str(err)}
+        try:
+            client.versions()
+            who = client.whoami()
+        except Unreachable as err:
+            return {"state": UNREACHABLE, "reason": str(err)}
+        except MatrixError as err:
+            if err.status in (401, 403):
+                return {"state": UNAUTHENTICATED, "reason": "whoami: %s" % err}
+            return {"state": UNREACHABLE, "reason": "whoami: %s" % err}
+        if who.get("user_id") != self.user_id:
+            return {"state": UNAUTHENTICATED,
+                    "reason": "the token is %s's, the roster says %s" % (who.get("user_id"), self.user_id)}
+        return {"state": HEALTHY, "reason": "%s as %s" % (self.url, self.user_id)}
+
+    # --- outbound ---------------------------------------------------------------------------
+    def queue(self, text, thread=None):
+        """Persist a reply with its transaction id before the first try; return its path."""
+        if not isinstance(text, str) or not text.strip():
+            raise ConnectorError("refusing an empty message")
+        size = len(text.encode("utf-8"))
+        if size > MAX_TEXT_BYTES:
+            raise ConnectorError("the message is %d bytes; the limit is %d" % (size, MAX_TEXT_BYTES))
+        txn = "mosaic-%d-%s" % (int(time.time() * 1000), uuid.uuid4().hex)
+        path = os.path.join(self.spool, "out", txn + ".json")
+        write_private(path, {"txn": txn, "text": text, "thread": thread})
+        return path
+
+    def content(self, text, thread):
+        content = {"msgtype": "m.text", "body": text}
+        if thread:
+            content["m.relates_to"] = {"rel_type": "m.thread", "event_id": thread, "is_falling_back": True,
+                                       "m.in_reply_to": {"event_id": thread}}
+        return content
+
+    def flush(self, path, deadline):
+        """Post one queued reply, reusing its txn id on every try, until ``deadline``. Returns
+        (event id, ms waited for rate limits) and removes the record, or raises."""
+        record = read_json(path)
+        delay, limited_ms = 0.5, 0
+        while True:
+            try:
+                answer = self.client().send_message(self.room_id, record["txn"],
+                                                    self.content(record["text"], record.get("thread")))
+                os.unlink(path)
+                return answer.get("event_id"), limited_ms
+            except MatrixError as err:
+                if err.status == 429:
+                    wait = min((err.retry_after_ms or 1000) / 1000.0, self.max_wait_ms / 1000.0)
+                    limited_ms += int(wait * 1000)
+                elif err.status >= 500:
+                    wait = delay
+                else:
+                    raise
+            except Unreachable:
+                wait = delay
+            if time.time() + wait > deadline:
+                raise ConnectorError("not posted yet (kept in %s; `connector run` retries it)" % path)
+            time.sleep(wait)
+            delay = min(delay * 2, 10)
+
+    def send(self, text, thread=None, deadline=30.0):
+        event_id, limited_ms = self.flush(self.queue(text, thread), time.time() + deadline)
+        return {"sent": True, "event_id": event_id, "rate_limited_ms": limited_ms}
+
+    def pending_out(self):
+        out = os.path.join(self.spool, "out")
+        return sorted(os.path.join(out, name) for name in os.listdir(out) if name.endswith(".json")) \
+            if os.path.isdir(out) else []
+
+    # --- inbound ----------------------------------------------------------------------------
+    def position(self):
+        try:
+            return read_json(self.state_path).get("next_batch")
+        except (OSError, ValueError):
+            return None
+
+    def save_position(self, next_batch):
+        write_private(self.state_path, {"next_batch": next_batch, "room_id": self.room_id})
+
+    def parse(self, answer):
+        """(accepted Inbound list, ignored event list) from one /sync answer."""
+        room = answer.get("rooms", {}).get("join", {}).get(self.room_id, {})
+        accepted, ignored = [], []
+        for event in room.get("timeline", {}).get("events", []):
+            content = event.get("content") or {}
+            if event.get("type") != "m.room.message" or event.get("sender") == self.user_id:
+                continue
+            if not isinstance(content.get("body"), str):
+                continue
+            if event.get("sender") not in self.allowed:
+                ignored.append(event)
+                continue
+            relation = content.get("m.relates_to") or {}
+            thread = relation.get("event_id") if relation.get("rel_type") == "m.thread" else None
+            accepted.append(Inbound(event["event_id"], event["sender"], self.room_id, bounded(content["body"]),
+                                    thread, event.get("origin_server_ts", 0)))
+        return accepted, ignored
+
+    def subscribe(self, timeout_ms=30000):
+        """Inbound messages, one /sync long-poll at a time (from the persisted position; the
+        position moves on only after the caller has taken a batch: it is saved when the next one
+        is asked for)."""
+        since = self.position()
+        while True:
+            answer = self.client().sync(since, timeout_ms if since else 0, self.filter)
+            accepted, _ignored = self.parse(answer)
+            if since:
+                yield from accepted
+            since = answer["next_batch"]
+            self.save_position(since)
+
+
+class Service:
+    """``connector run``: the connector kept running for the orchestrator.
+
+    Each turn: post the queued replies, deliver the spooled messages into the orchestrator's pane
+    (agent-send.sh; a message leaves the spool only when the outcome is ``delivered``), then one
+    /sync long-poll whose new messages are spooled (one 0600 file per event) before the sync
+    position is saved. A restart resumes from the saved position: nothing replayed, nothing
+    dropped. The first start skips the room's history. Strangers are ignored and audited."""
+
+    def __init__(self, connector, mosaic_home, orchestrator, poll_ms=30000, max_backoff=30.0, log=None):
+        self.c, self.home, self.orchestrator = connector, mosaic_home, orchestrator
+        self.poll_ms, self.max_backoff = poll_ms, max_backoff
+        self.inbox = os.path.join(connector.spool, "in")
+        self.retry_at, self.backoff = 0.0, 1.0
+        self.net_backoff = 0.5
+        self.log = log or (lambda line: None)
+        self.stop = False
+
+    def audit(self, event, **fields):
+        path = os.path.join(self.home, AUDIT_LOG)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        fields.update(time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), event=event)
+        with open(path, "a", encoding="utf-8") as handle:
+            handle.write(json.dumps(fields, sort_keys=True) + "\n")
+        self.log("%s %s" % (event, json.dumps(fields, sort_keys=True)))
+
+    def spool_file(self, event_id):
+        return os.path.join(self.inbox, hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:40] + ".json")
+
+    def spool(self, message, seq):
+        path = self.spool_file(message.event_id)
+        if os.path.exists(path):
+            return
+        record = message.as_dict()
+        record["seq"] = seq
+        write_private(path, record)
+        self.audit("spooled", event_id=message.event_id, sender=message.sender,
+                   bytes=len(message.text.encode("utf-8")))
+
+    def pending_in(self):
+        if not os.path.isdir(self.inbox):
+            return []
+        records = []
+        for name in os.listdir(self.inbox):
+            if name.endswith(".json"):
+                path = os.path.join(self.inbox, name)
+                try:
+                    records.append((read_json(path), path))
+                except (OSError, ValueError):
+                    continue
+        records.sort(key=lambda item: (item[0].get("ts", 0), item[0].get("seq", 0)))
+        return records
+
+    def already_delivered(self, record, argv, text):
+        """Whether a send that an earlier connector process started for ``record`` (it died
+        before removing the spool file) was delivered: wait for that agent-send.sh to finish,
+        then look for its ``outcome=delivered`` line with this text's sha256 in send.log."""
+        pid, deadline = record.get("sender_pid"), time.time() + 120
+        while pid and time.time() < deadline:
+            try:
+                os.kill(pid, 0)
+            except OSError:
+                break
+            time.sleep(0.1)
+        dry = subprocess.run(argv + ["--dry-run"], input=text, capture_output=True, text=True, check=False,
+                             timeout=60)
+        try:
+            preamble = json.loads(dry.stdout)["preamble"]
+        except (ValueError, KeyError):
+            return False
+        sent = (preamble + text.rstrip(" \t\n\r\v\f")).encode("utf-8")
+        needle = "sha256=%s " % hashlib.sha256(sent).hexdigest()
+        try:
+            with open(os.path.join(self.home, SEND_LOG), encoding="utf-8", errors="replace") as handle:
+                return any(" outcome=delivered " in line and needle in line for line in handle)
+        except OSError:
+            return False
+
+    def deliver(self):
+        """Deliver the spool in order; stop at the first message not delivered (retry later)."""
+        if time.time() < self.retry_at:
+            return
+        tool = os.path.join(self.home, SEND_TOOL)
+        for record, path in self.pending_in():
+            message = Inbound.from_dict(record)
+            text = message.preamble() + "\n" + message.text
+            argv = [tool, "-S", message.source(), "-s", self.orchestrator, "-m", "-", "--json"]
+            if "sender_pid" in record and self.already_delivered(record, argv, text):
+                os.unlink(path)
+                self.audit("delivered", event_id=message.event_id, sender=message.sender, to=self.orchestrator,
+                           found="send.log (sent before a restart)")
+                continue
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
+                                    stderr=subprocess.PIPE, text=True)
+            record["sender_pid"] = proc.pid  # in flight: a restart checks send.log before sending again
+            write_private(path, record)
+            try:
+                stdout, _stderr = proc.communicate(text, timeout=120)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                stdout, _stderr = proc.communicate()
+            try:
+                outcome = json.loads(stdout.strip().splitlines()[-1]).get("outcome")
+            except (ValueError, IndexError):
+                outcome = "not_delivered"
+            if outcome == "delivered":
+                os.unlink(path)
+                self.audit("delivered", event_id=message.event_id, sender=message.sender, to=self.orchestrator)
+                self.backoff = 1.0
+                continue
+            if outcome == "unconfirmed":
+                # Pasted and submitted, not proven: a resend could double it. Set aside, audited.
+                held = os.path.join(self.c.spool, "unconfirmed")
+                os.makedirs(held, mode=0o700, exist_ok=True)
+                os.replace(path, os.path.join(held, os.path.basename(path)))
+                self.audit("unconfirmed", event_id=message.event_id, sender=message.sender, to=self.orchestrator)
+                continue
+            self.audit("retry", event_id=message.event_id, outcome=outcome, in_seconds=self.backoff)
+            self.retry_at = time.time() + self.backoff
+            self.backoff = min(self.backoff * 2, self.max_backoff)
+            return
+
+    def post_replies(self):
+        for path in self.c.pending_out():
+            try:
+                event_id, _limited = self.c.flush(path, time.time() + 1)
+                self.audit("posted", event_id=event_id, txn=os.path.basename(path)[:-5])
+            except (ConnectorError, MatrixError, OSError) as err:
+                self.log("reply %s not posted yet: %s" % (path, err))
+                return
+
+    def turn(self, seq):
+        self.post_replies()
+        self.deliver()
+        since = self.c.position()
+        wait = self.poll_ms
+        if self.pending_in() or self.c.pending_out():
+            wait = int(max(0.0, min(self.poll_ms / 1000.0, self.retry_at - time.time(), 1.0)) * 1000)
+        answer = self.c.client().sync(since, wait if since else 0, self.c.filter)
+        accepted, ignored = self.c.parse(answer)
+        if since:
+            for event in ignored:
+                self.audit("ignored", event_id=event.get("event_id"), sender=event.get("sender"),
+                           reason="not in allowed_senders")
+            for offset, message in enumerate(accepted):
+                self.spool(message, seq + offset)
+        else:
+            self.audit("started", position="now (history before the first start is not delivered)")
+        self.c.save_position(answer["next_batch"])
+        self.deliver()
+        return seq + len(accepted)
+
+    def run(self):
+        seq = int(time.time() * 1000)
+        while not self.stop:
+            try:
+                seq = self.turn(seq)
+                self.net_backoff = 0.5
+            except (Unreachable, MatrixError, ConnectorError) as err:
+                state = UNAUTHENTICATED if isinstance(err, MatrixError) and err.status in (401, 403) else UNREACHABLE
+                wait = self.net_backoff
+                if isinstance(err, MatrixError) and err.status == 429:
+                    wait = (err.retry_after_ms or 1000) / 1000.0
+                self.audit("sync_failed", state=state, reason=str(err), retry_in=wait)
+                time.sleep(wait)
+                self.net_backoff = min(self.net_backoff * 2, self.max_backoff)
