@@ -20,6 +20,8 @@ from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import socket_ar
 HOME_SHOWN = contract.DEFAULT_MOSAIC_HOME
 SEND_TOOL = HOME_SHOWN + "/" + contract.SEND_TOOL
 MESSAGE_PLACEHOLDER = '"..."'
+# The classes whose sheet says how to observe the fleet from a pane (the mandates that monitor it).
+OBSERVER_CLASSES = ("orchestrator", "enhancer")
 
 
 def identity(agent):
@@ -141,4 +143,30 @@ def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL, home=HOME_SH
     add("- `not_delivered`: nothing was submitted (dead pane, host unreachable, ...); `no_session`: the "
         "peer's session does not exist. Retry later, or tell %s." % ("the operator" if orchestrator is None else "the point of contact"))
     add("")
+    if me["class"] in OBSERVER_CLASSES:
+        out.extend(observing_lines(me, home))
     return "\n".join(out)
+
+
+def observing_lines(me, home=HOME_SHOWN):
+    """The sheet's "Observing the fleet" section (orchestrator and enhancer sheets)."""
+    fleet_ps = "%s/%s" % (home, contract.FLEET_PS_TOOL)
+    transcripts = "%s/%s" % (home, contract.TRANSCRIPT_DIR)
+    return [
+        "## Observing the fleet",
+        "",
+        "From your pane, without Ansible, for the agents on your host (`%s`):" % me["host"],
+        "",
+        "    %s           # the fleet table: health, heartbeat age, drift, ad-hoc sessions" % fleet_ps,
+        "    %s --json    # the same as records; exit 0 when every agent here is healthy" % fleet_ps,
+        "",
+        "- A peer's recent output: `tail -c 4000 %s/<name>%s` (the raw terminal stream; the older "
+        "part is in `<name>%s%s`)." % (transcripts, contract.TRANSCRIPT_SUFFIX, contract.TRANSCRIPT_SUFFIX,
+                                       contract.TRANSCRIPT_ROTATED_SUFFIX),
+        "- Agents on other hosts: message them, or ask the operator (`ansible-playbook mosaic.fleet.ps` "
+        "shows the whole fleet).",
+        "- `%s/%s <name>` is the operator's read-only view from a terminal; it does not work from "
+        "inside a pane. Never type into another agent's pane: talk with `agent-send.sh`."
+        % (home, contract.WATCH_TOOL),
+        "",
+    ]

@@ -43,6 +43,8 @@ CREDENTIALS_DIR = "credentials"
 SECRETS_FILE = CREDENTIALS_DIR + "/fleet.env"
 TOOLS_DIR = "tools/fleet"                # lib.sh, start/stop-agent-session.sh, launch-agent, ...
 SEND_TOOL = "tools/tmux/agent-send.sh"
+FLEET_PS_TOOL = TOOLS_DIR + "/fleet-ps"  # this host's fleet table, from inside the host
+WATCH_TOOL = TOOLS_DIR + "/watch"        # an agent's pane, read-only, for a terminal
 UNIT_SOURCE_DIR = "systemd/user"         # where the framework ships the units
 ROLES_DIR = "fleet/roles"                # the mandates: <role>.md (framework), <role>.local.md
 

@@ -56,7 +56,7 @@ def test_tools_are_executable_in_git():
         pytest.skip("not a git checkout")
     modes = {line.split("\t")[1].rsplit("/", 1)[1]: line.split()[0] for line in listing.splitlines()}
     for name in ("start-agent-session.sh", "stop-agent-session.sh", "holder.sh", "launch-agent",
-                 "heartbeat", "stub-agent", "watch", "transcript-writer"):
+                 "heartbeat", "stub-agent", "watch", "transcript-writer", "fleet-ps"):
         assert modes.get(name) == "100755", name
 
 

@@ -187,3 +187,23 @@ def test_mandate_paths_follow_the_mosaic_home_shown():
     sheet = render_comms_sheet(FLEET, "coder1", home="/srv/mosaic")
     assert "`/srv/mosaic/fleet/roles/coder.md`" in mandate_of(sheet)
     assert "`/srv/mosaic/fleet/roles/coder.local.md`" in mandate_of(sheet)
+
+
+# ---------------------------------------------------------------------------------------------
+# observing the fleet (orchestrator and enhancer sheets)
+
+@pytest.mark.parametrize("name, observes", [("orchestrator", True), ("enhancer", True), ("coder0", False),
+                                            ("coder1", False)])
+def test_the_observer_sheets_say_how_to_watch_the_fleet(name, observes):
+    sheet = render_comms_sheet(FLEET, name)
+    assert ("## Observing the fleet" in sheet) is observes
+    assert ("~/.config/mosaic/tools/fleet/fleet-ps --json" in sheet) is observes
+    assert ("~/.config/mosaic/fleet/log/transcripts/<name>.log" in sheet) is observes
+    assert ("~/.config/mosaic/tools/fleet/watch <name>" in sheet) is observes
+
+
+def test_the_observing_section_names_the_fleets_mosaic_home():
+    sheet = render_comms_sheet(FLEET, "enhancer", home="/srv/fleet")
+    assert "    /srv/fleet/tools/fleet/fleet-ps           #" in sheet
+    assert "`tail -c 4000 /srv/fleet/fleet/log/transcripts/<name>.log`" in sheet
+    assert "(`web1`)" in sheet

@@ -44,6 +44,17 @@ def test_the_generator_script_agrees_and_checks():
     assert result.returncode == 0, result.stderr
 
 
+def test_fleet_ps_ships_byte_identical_copies_of_fleet_ps_code():
+    # tools/fleet/fleet-ps runs fleet_ps's own classification: the copies are the module_utils.
+    lib = os.path.join(REPO, "framework", "tools", "fleet", "mosaic_fleet_lib")
+    shipped = sorted(name for name in os.listdir(lib) if not name.startswith("__"))
+    assert {"ps.py", "ps_probe.py", "ps_report.py", "host.py", "contract.py"} <= set(shipped)
+    for name in shipped:
+        with open(os.path.join(lib, name), "rb") as copy, \
+                open(os.path.join(REPO, "plugins", "module_utils", name), "rb") as owner:
+            assert copy.read() == owner.read(), "%s drifted: run scripts/gen-contract.py (make contract)" % name
+
+
 def test_bash_sourcing_lib_sh_holds_the_contract_values():
     # Each variable as bash sees it after `source lib.sh`, NUL-separated; arrays element by element.
     script = 'source "$1"; shift\nfor v in "$@"; do declare -n ref=$v; printf "%s\\0" "$v" "${#ref[@]}" "${ref[@]}"; unset -n ref; done'

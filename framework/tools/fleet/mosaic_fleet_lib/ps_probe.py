@@ -1,0 +1,164 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""fleet_ps's reading of the host: the rendered roster, the commands, the heartbeat files.
+
+:func:`probe` issues a CONSTANT number of commands whatever the number of agents (one
+``systemctl --user show`` for every unit, one ``tmux list-panes -a`` per distinct socket) plus
+plain file reads, through a ``run(argv, env) -> (rc, stdout, stderr)`` callable that the module
+supplies (``host.spawn``) and the benchmark and tests wrap. What the observations mean is pure
+and lives in ``ps.py``; who the fleet user is and how commands run, in ``host.py``.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_host
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
+from ansible_collections.mosaic.fleet.plugins.module_utils.ps import (
+    DEFAULT_STALE_AFTER, SUPERVISORS, SYSTEMD, TMUX, build_report, choose_supervisor, group_sessions,
+    local_host_names, parse_heartbeat, parse_units, select_agents, show_units_argv)
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import is_no_server, list_panes_argv, parse_panes
+
+# Where `systemctl --user enable` links the fleet's units (their [Install] WantedBy=default.target).
+USER_UNIT_DIR = fleet_systemd.USER_UNIT_DIR
+WANTS_DIR = "default.target.wants"
+
+
+class ProbeError(fleet_host.HostError):
+    """A problem that makes the report impossible (no roster, unknown user)."""
+
+
+def roster_path(mosaic_home):
+    return os.path.join(mosaic_home, hostconfig.ROSTER_FILE)
+
+
+def load_roster(mosaic_home):
+    """(normalized roster, rendered host name or None) from ``fleet/roster.yaml``.
+
+    Raises ProbeError when the file is missing or unreadable.
+    """
+    path = roster_path(mosaic_home)
+    try:
+        with open(path, "r") as handle:
+            text = handle.read()
+    except (IOError, OSError) as exc:
+        raise ProbeError("cannot read the rendered roster %s (%s); stand the fleet up first "
+                         "(ansible-playbook mosaic.fleet.fleet) or pass mosaic_home" % (path, exc.strerror or exc))
+    try:
+        roster = hostconfig.load_rendered_roster(text)
+    except ValueError as exc:
+        raise ProbeError("%s is not a rendered roster: %s" % (path, exc))
+    if not isinstance(roster, dict) or not isinstance(roster.get("agents"), list):
+        raise ProbeError("%s is not a rendered roster: no agents list" % path)
+    return roster, hostconfig.rendered_host(text)
+
+
+def units_enabled(home, agent_names):
+    """Whether the holder unit or any agent unit is enabled for the user (its wants link exists)."""
+    try:
+        links = set(os.listdir(os.path.join(home, USER_UNIT_DIR, WANTS_DIR)))
+    except OSError:
+        return False
+    return fleet_systemd.HOLDER_UNIT in links or any(fleet_systemd.agent_unit(n) in links for n in agent_names)
+
+
+def _only_host(agents):
+    hosts = set(a.get("host") for a in agents)
+    return hosts.pop() if len(hosts) == 1 else None
+
+
+def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None, socket=None,
+          stale_after=DEFAULT_STALE_AFTER, only=None, holder_session=None, supervisor="auto",
+          tmux_tmpdir=None, hostname=None, tmux_binary=None, systemctl_binary=None,
+          runuser_binary="runuser", now=None, manager_reachable=None):
+    """Observe this host and return the report (see :func:`build_report`) plus ``commands``.
+
+    ``identity``: a ``host.FleetUser`` (name, uid, home, as_self); ``manager_reachable`` overrides the check for the
+    user manager's bus socket (tests). ``run(argv, env)`` runs one command and returns
+    ``(rc, stdout, stderr)``; ``env`` holds variables to add to the environment (or None).
+    Commands: at most one ``systemctl --user show`` and one ``tmux list-panes -a`` per distinct
+    socket, whatever the number of agents; the rest are file reads.
+    """
+    name, uid, home, as_self = identity
+    warnings = []
+    commands = []
+
+    host_agents_all, rule = select_agents(
+        roster, host=host, rendered_host=rendered_host_name,
+        local_names=local_host_names(hostname or ""),
+        rendered=() if (host or rendered_host_name) else fleet_host.rendered_agents(mosaic_home))
+    if socket is not None:
+        host_agents_all = [dict(a, socket=socket) for a in host_agents_all]
+    wanted = set(only) if only else None
+    agents = [a for a in host_agents_all if wanted is None or a["name"] in wanted]
+
+    tmux_conf = roster.get("tmux") or {}
+    holder_socket = socket if socket is not None else (tmux_conf.get("socket_name") or "")
+    holder_session = holder_session or tmux_conf.get("holder_session") or DEFAULT_HOLDER_SESSION
+
+    chosen = supervisor
+    if supervisor not in SUPERVISORS:
+        reachable = os.path.exists(fleet_systemd.bus_path(uid)) if manager_reachable is None else manager_reachable
+        enabled = units_enabled(home, [a["name"] for a in host_agents_all])
+        chosen = choose_supervisor(supervisor, reachable, enabled)
+    if supervisor not in SUPERVISORS and enabled and not reachable:
+        warnings.append("the fleet's units are enabled but %s's systemd user manager is not running "
+                        "(is linger enabled?); reporting from tmux alone" % name)
+    units = {}
+    if chosen == SYSTEMD and agents:
+        argv = show_units_argv(name, as_self, [fleet_systemd.agent_unit(a["name"]) for a in agents],
+                               binary=systemctl_binary)
+        commands.append(argv)
+        rc, out, err = run(argv, fleet_systemd.user_env(uid) if as_self else None)
+        if rc == 0:
+            units = parse_units(out)
+        elif supervisor == SYSTEMD:
+            raise ProbeError("systemctl --user show failed for %s (rc=%d): %s" % (name, rc, (err or out).strip()))
+        else:
+            warnings.append("systemctl --user show failed (rc=%d: %s); reporting from tmux alone"
+                            % (rc, (err or out).strip()))
+            chosen = TMUX
+
+    sockets = sorted(set([a.get("socket", "") for a in host_agents_all] + [holder_socket]))
+    sessions_by_socket = {}
+    for sock in sockets:
+        argv = list_panes_argv(sock, binary=tmux_binary)
+        env = None
+        if not as_self:
+            argv = fleet_host.as_user_argv(name, home, tmux_tmpdir, argv, runuser=runuser_binary)
+        elif tmux_tmpdir:
+            env = {"TMUX_TMPDIR": tmux_tmpdir}
+        commands.append(argv)
+        rc, out, err = run(argv, env)
+        if rc == 0:
+            sessions_by_socket[sock] = group_sessions(parse_panes(out))
+        elif is_no_server(rc, err):
+            sessions_by_socket[sock] = {}
+        else:
+            raise ProbeError("tmux list-panes on socket %r failed (rc=%d): %s"
+                             % (sock or "default", rc, (err or out).strip()))
+
+    run_dir = os.path.join(mosaic_home, "fleet", "run", "")
+    heartbeats = {}
+    for agent in agents:
+        heartbeats[agent["name"]] = parse_heartbeat(fleet_host.read_head(run_dir + agent["name"] + ".heartbeat"))
+
+    now = time.time() if now is None else now
+    report = build_report(roster, agents, chosen, units, sessions_by_socket, heartbeats, now, stale_after,
+                          holder_session, holder_socket,
+                          host_agents=dict((a["name"], a.get("socket", "")) for a in host_agents_all))
+    report.update({
+        "user": name,
+        "mosaic_home": mosaic_home,
+        "host": host or rendered_host_name or _only_host(agents),
+        "host_rule": rule,
+        "sockets": sockets,
+        "commands": commands,
+        "warnings": warnings,
+    })
+    return report

@@ -1,0 +1,225 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet-wide fleet_ps report: per-host results -> records, a summary and a text table.
+
+Controller side only (the ``mosaic.fleet.fleet_ps_*`` filters and the ``fleet_ps_table`` action
+use it); pure functions, unit-tested directly. ``fleet_ps_table`` is THE table rendering.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.mosaic.fleet.plugins.module_utils.ps import HEALTH_STATES, HEALTHY, SYSTEMD
+
+UNREACHABLE = "unreachable"
+ERROR = "error"
+ADHOC = "adhoc"
+HOST_STATES = (UNREACHABLE, ERROR)
+COLUMNS = ("HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION", "HEARTBEAT", "HEALTH", "DRIFT")
+_KIND_ORDER = {"agent": 0, "host": 1, ADHOC: 2}
+
+# Keys every record has, so JSON consumers and the table need no special cases.
+_RECORD_KEYS = ("kind", "host", "tenant_id", "name", "class", "runtime", "supervisor", "unit",
+                "unit_active_state", "unit_enabled", "session_exists", "pane_current_command",
+                "pane_dead", "heartbeat_age", "health", "health_reason", "drift", "drift_reason")
+
+
+def _blank(**fields):
+    record = dict((key, None) for key in _RECORD_KEYS)
+    record.update(fields)
+    return record
+
+
+def _placements(results):
+    """host -> agent names, merged from every host that answered (each carries the whole roster's)."""
+    merged = {}
+    for result in results.values():
+        if isinstance(result, dict):
+            for host, names in (result.get("placement") or {}).items():
+                for name in names or []:
+                    if name not in merged.setdefault(host, []):
+                        merged[host].append(name)
+    return merged
+
+
+def fleet_ps_records(results):
+    """Records for every agent, ad-hoc session and failed host, sorted by host then agent.
+
+    ``results``: inventory host -> that host's registered ``fleet_ps`` result. A result with
+    ``unreachable`` gives one ``unreachable`` record per agent the other hosts' rosters place
+    there (or one record without an agent when none is known); a result without ``agents``
+    (the module failed) gives ``error`` records the same way, with the module's message.
+    """
+    if not isinstance(results, dict):
+        raise TypeError("fleet_ps_records expects a mapping of host to fleet_ps result, got %s"
+                        % type(results).__name__)
+    placement = _placements(results)
+    records = []
+    for host, result in results.items():
+        result = result if isinstance(result, dict) else {}
+        if result.get("unreachable") or "agents" not in result:
+            state = UNREACHABLE if result.get("unreachable") else ERROR
+            fallback = "host unreachable" if state == UNREACHABLE else "fleet_ps did not run on this host"
+            message = str(result.get("msg") or fallback)
+            names = placement.get(host) or [None]
+            for name in names:
+                records.append(_blank(kind="agent" if name else "host", host=host, name=name,
+                                      health=state, health_reason=message, drift=False))
+            continue
+        for agent in result["agents"]:
+            record = _blank()
+            record.update(agent)
+            record.update(kind="agent", host=host)
+            records.append(record)
+        for session in result.get("adhoc_sessions") or []:
+            where = session.get("roster_host")
+            records.append(_blank(
+                kind=ADHOC, host=host, tenant_id=result.get("tenant_id"), name=session.get("session"),
+                supervisor=result.get("supervisor"), session_exists=True,
+                pane_current_command=session.get("pane_current_command"), pane_dead=session.get("pane_dead"),
+                socket=session.get("socket"), health=ADHOC, drift=True,
+                health_reason="a tmux session on the fleet socket that is not in the roster",
+                drift_reason=("session not in this host's roster (the roster places %s on %s)" % (
+                    session.get("session"), where)) if where else "session not in the roster"))
+    records.sort(key=lambda r: (str(r["host"]), _KIND_ORDER.get(r["kind"], 9), str(r["name"] or "")))
+    return records
+
+
+def fleet_ps_summary(records):
+    """Counts for the fleet: per health state, ad-hoc sessions, drifting agents, failed hosts.
+
+    ``ok`` is true when every agent is healthy and every host answered; ``problems`` names each
+    agent that is not healthy as ``host/agent: health``.
+    """
+    counts = dict((state, 0) for state in HEALTH_STATES + HOST_STATES)
+    hosts = []
+    unreachable = []
+    errors = []
+    problems = []
+    agents = adhoc = drift = 0
+    for record in records:
+        host = record.get("host")
+        if host not in hosts:
+            hosts.append(host)
+        health = record.get("health")
+        if record.get("kind") == ADHOC:
+            adhoc += 1
+            continue
+        if health == UNREACHABLE and host not in unreachable:
+            unreachable.append(host)
+        if health == ERROR and host not in errors:
+            errors.append(host)
+        if record.get("kind") == "agent":
+            agents += 1
+            counts[health] = counts.get(health, 0) + 1
+            drift += 1 if record.get("drift") else 0
+            if health != HEALTHY:
+                problems.append("%s/%s: %s" % (host, record.get("name"), health))
+    not_healthy = agents - counts[HEALTHY]
+    return {
+        "hosts": len(hosts),
+        "agents": agents,
+        "counts": counts,
+        "not_healthy": not_healthy,
+        "problems": problems,
+        "drift": drift,
+        "adhoc_sessions": adhoc,
+        "unreachable_hosts": unreachable,
+        "error_hosts": errors,
+        "ok": not_healthy == 0 and not unreachable and not errors,
+    }
+
+
+def format_age(seconds):
+    """Heartbeat age for humans: ``-``, ``42s``, ``12m``, ``3h``, ``2d``."""
+    if seconds is None:
+        return "-"
+    seconds = max(0, int(seconds))
+    if seconds < 120:
+        return "%ds" % seconds
+    if seconds < 7200:
+        return "%dm" % (seconds // 60)
+    if seconds < 172800:
+        return "%dh" % (seconds // 3600)
+    return "%dd" % (seconds // 86400)
+
+
+def _unit_cell(record):
+    if record.get("supervisor") == SYSTEMD and record.get("unit_active_state"):
+        state = record["unit_active_state"]
+        if record.get("unit_enabled") is False:
+            state += ",disabled"
+        return state
+    if record.get("supervisor"):
+        return "(%s)" % record["supervisor"]
+    return "-"
+
+
+def _session_cell(record):
+    if record.get("session_exists") is None:
+        return "-"
+    if not record["session_exists"]:
+        return "no"
+    return "dead" if record.get("pane_dead") else "yes"
+
+
+def _row(record):
+    if record.get("kind") == ADHOC:
+        drift = record.get("drift_reason") or "-"
+        return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-", "-",
+                record.get("pane_current_command") or "-", "-", _session_cell(record), "-", ADHOC, drift)
+    if record.get("health") in HOST_STATES:
+        return (record["host"], "-", record.get("name") or "-", "-", "-", "-", "-", "-", record["health"],
+                "-")
+    drift = record.get("drift_reason") if record.get("drift") else "-"
+    return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-",
+            record.get("class") or "-", record.get("runtime") or "-", _unit_cell(record),
+            _session_cell(record), format_age(record.get("heartbeat_age")), record.get("health") or "-",
+            drift or "-")
+
+
+def summary_lines(summary):
+    counts = summary["counts"]
+    parts = ["%d %s" % (counts[s], s) for s in HEALTH_STATES if counts.get(s) or s == HEALTHY]
+    line = "%d agent%s on %d host%s: %s" % (
+        summary["agents"], "" if summary["agents"] == 1 else "s",
+        summary["hosts"], "" if summary["hosts"] == 1 else "s", ", ".join(parts))
+    lines = [line]
+    extras = []
+    if summary["drift"]:
+        extras.append("%d drifting" % summary["drift"])
+    if summary["adhoc_sessions"]:
+        extras.append("%d ad-hoc session%s" % (summary["adhoc_sessions"], "" if summary["adhoc_sessions"] == 1 else "s"))
+    if summary["unreachable_hosts"]:
+        extras.append("unreachable: %s" % ", ".join(summary["unreachable_hosts"]))
+    if summary["error_hosts"]:
+        extras.append("fleet_ps failed on: %s" % ", ".join(summary["error_hosts"]))
+    if extras:
+        lines.append("; ".join(extras))
+    lines.append("OK: every agent is healthy" if summary["ok"] else
+                 "NOT OK: %d agent%s not healthy%s" % (
+                     summary["not_healthy"], "" if summary["not_healthy"] == 1 else "s",
+                     ", and some hosts did not answer" if (summary["unreachable_hosts"] or summary["error_hosts"]) else ""))
+    return lines
+
+
+def fleet_ps_table(records, summary=True):
+    """The records as an aligned text table (one line per record), then the summary lines.
+
+    A host that did not answer gets its message on a line below the table.
+    """
+    rows = [COLUMNS] + [tuple(str(cell) for cell in _row(r)) for r in records]
+    widths = [max(len(row[i]) for row in rows) for i in range(len(COLUMNS))]
+    lines = []
+    for row in rows:
+        cells = [row[i].ljust(widths[i]) for i in range(len(COLUMNS) - 1)] + [row[-1]]
+        lines.append("  ".join(cells).rstrip())
+    seen = set()
+    for record in records:
+        if record.get("health") in HOST_STATES and record["host"] not in seen:
+            seen.add(record["host"])
+            lines.append("%s: %s: %s" % (record["host"], record["health"], record.get("health_reason") or ""))
+    if summary:
+        lines.append("")
+        lines.extend(summary_lines(fleet_ps_summary(records)))
+    return "\n".join(lines)

@@ -1,0 +1,344 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+# GENERATED from framework/fleet/runtimes.json by scripts/gen-contract.py (`make contract`).
+# Do not edit: change the JSON and regenerate (tests/unit/test_runtimes.py checks both).
+"""THE runtime table (framework/fleet/runtimes.json) as data that modules carry to hosts."""
+
+from __future__ import annotations
+
+TABLE = {
+    'version': 1,
+    'about': [
+        (
+            "THE runtime table: how launch-agent turns an agent's runtime "
+            "and model_hint into the runtime's command line."
+        ),
+        (
+            'Read by tools/fleet/launch-agent (through '
+            'tools/fleet/mosaic_runtimes.py, a copy of '
+            'plugins/module_utils/runtimes.py),'
+        ),
+        (
+            'by fleet_roster (model hints, command lines) and fleet_ps '
+            '(process names) through '
+            'plugins/module_utils/runtime_table.py,'
+        ),
+        (
+            'which scripts/gen-contract.py (make contract) generates from '
+            'this file. docs/runtimes.md explains it; tests check all of '
+            'them against it.'
+        ),
+        (
+            "A runtime's argv is its 'command', then the 'args' of each "
+            "part named in 'argv', in that order. A part's 'args' is a "
+            'list of groups;'
+        ),
+        (
+            'a group is left out when a placeholder it uses is empty. A '
+            "part's 'env' and the runtime's 'env' become the extra "
+            'environment:'
+        ),
+        (
+            "the runtime's 'env' applies even when the agent's command "
+            "replaces the table, a part's only with the table's argv."
+        ),
+        (
+            'Placeholders: {home} MOSAIC_HOME, {tools} its tools/fleet '
+            'directory, {hint} the model_hint as given, {provider} '
+            '{model} {level}'
+        ),
+        (
+            "its parts, {prompt} the agent's prompt, {instruction_files} "
+            'the framework, mandate and comms files that exist (a list).'
+        ),
+        (
+            '{x:toml} writes x as a TOML string, {x:uri} as a file:// '
+            'URL. An argument may also be {"json": value} (compact JSON) '
+            'or'
+        ),
+        (
+            '{"key": k, "toml": value} (k=<TOML value>), with the '
+            'placeholders of the strings inside value filled in.'
+        ),
+    ],
+    'model_hint': {
+        'grammar': '[provider/]model[:level]',
+        'levels': ['off', 'none', 'minimal', 'low', 'medium', 'high', 'xhigh'],
+        'rules': [
+            (
+                "':level' is split off only when level is one of 'levels', so "
+                "'llama3:8b' stays a model name."
+            ),
+            (
+                "The provider is what comes before the first '/', the model "
+                "the rest ('openrouter/anthropic/claude-x': provider "
+                'openrouter).'
+            ),
+            (
+                "Empty: the runtime's default model. Otherwise the model, and "
+                "the provider when a '/' is given, must not be empty,"
+            ),
+            (
+                "and the model must not end with ':'. 'uses' says which parts "
+                'a runtime takes; a runtime that uses nothing accepts any '
+                'hint.'
+            ),
+        ],
+    },
+    'runtimes': {
+        'claude': {
+            'title': 'Claude Code',
+            'command': ['claude'],
+            'argv': ['unattended', 'model', 'heartbeat', 'prompt'],
+            'unattended': {
+                'how': '--dangerously-skip-permissions',
+                'args': [
+                    ['--dangerously-skip-permissions'],
+                ],
+            },
+            'model': {
+                'how': '--model <hint> (as given: opus, sonnet, a full id)',
+                'uses': ['hint'],
+                'args': [
+                    ['--model', '{hint}'],
+                ],
+            },
+            'heartbeat': {
+                'how': (
+                    "--settings '<JSON>': hooks SessionStart, UserPromptSubmit, "
+                    'PostToolUse, Notification, Stop run heartbeat --hook'
+                ),
+                'args': [
+                    [
+                        '--settings',
+                        {
+                            'json': {
+                                'hooks': {
+                                    'SessionStart': [
+                                        {
+                                            'hooks': [
+                                                {
+                                                    'type': 'command',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'timeout': 10,
+                                                },
+                                            ],
+                                        },
+                                    ],
+                                    'UserPromptSubmit': [
+                                        {
+                                            'hooks': [
+                                                {
+                                                    'type': 'command',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'timeout': 10,
+                                                },
+                                            ],
+                                        },
+                                    ],
+                                    'PostToolUse': [
+                                        {
+                                            'matcher': '*',
+                                            'hooks': [
+                                                {
+                                                    'type': 'command',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'timeout': 10,
+                                                },
+                                            ],
+                                        },
+                                    ],
+                                    'Notification': [
+                                        {
+                                            'hooks': [
+                                                {
+                                                    'type': 'command',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'timeout': 10,
+                                                },
+                                            ],
+                                        },
+                                    ],
+                                    'Stop': [
+                                        {
+                                            'hooks': [
+                                                {
+                                                    'type': 'command',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'timeout': 10,
+                                                },
+                                            ],
+                                        },
+                                    ],
+                                },
+                            },
+                        },
+                    ],
+                ],
+            },
+            'prompt': {
+                'how': '--append-system-prompt <prompt>',
+                'args': [
+                    ['--append-system-prompt', '{prompt}'],
+                ],
+            },
+            'env': {
+                'CLAUDE_CODE_DISABLE_1M_CONTEXT': '1',
+                'CLAUDE_CODE_AUTO_COMPACT_WINDOW': '200000',
+            },
+            'env_how': "the fleet's 200k context cap",
+            'process_names': ['claude', 'node'],
+        },
+        'codex': {
+            'title': 'Codex CLI',
+            'command': ['codex'],
+            'argv': ['unattended', 'model', 'prompt', 'heartbeat'],
+            'unattended': {
+                'how': '--dangerously-bypass-approvals-and-sandbox',
+                'args': [
+                    ['--dangerously-bypass-approvals-and-sandbox'],
+                ],
+            },
+            'model': {
+                'how': (
+                    '-m M, and -c model_reasoning_effort="T"; a P/ prefix is '
+                    "ignored (codex's provider comes from its config)"
+                ),
+                'uses': ['model', 'level'],
+                'args': [
+                    ['-m', '{model}'],
+                    ['-c', 'model_reasoning_effort={level:toml}'],
+                ],
+            },
+            'prompt': {
+                'how': '-c developer_instructions="<prompt>" (a TOML string)',
+                'args': [
+                    ['-c', 'developer_instructions={prompt:toml}'],
+                ],
+            },
+            'heartbeat': {
+                'how': '-c notify=["…/heartbeat","--hook"] (runs after every turn)',
+                'args': [
+                    [
+                        '-c',
+                        {
+                            'key': 'notify',
+                            'toml': ['{tools}/heartbeat', '--hook'],
+                        },
+                    ],
+                ],
+            },
+            'env': {},
+            'process_names': ['node', 'codex'],
+        },
+        'pi': {
+            'title': 'pi coding agent',
+            'command': ['pi'],
+            'argv': ['unattended', 'heartbeat', 'model', 'prompt'],
+            'unattended': {
+                'how': 'none needed (pi runs its tools without asking)',
+                'args': [],
+            },
+            'heartbeat': {
+                'how': (
+                    '-e <MOSAIC_HOME>/tools/fleet/pi-heartbeat.ts, an extension '
+                    'that beats at start, on agent events and every '
+                    "MOSAIC_HEARTBEAT_INTERVAL s while pi's event loop runs"
+                ),
+                'args': [
+                    ['-e', '{tools}/pi-heartbeat.ts'],
+                ],
+            },
+            'model': {
+                'how': '--provider P --model M --thinking T',
+                'uses': ['provider', 'model', 'level'],
+                'args': [
+                    ['--provider', '{provider}'],
+                    ['--model', '{model}'],
+                    ['--thinking', '{level}'],
+                ],
+            },
+            'prompt': {
+                'how': '--append-system-prompt <prompt>',
+                'args': [
+                    ['--append-system-prompt', '{prompt}'],
+                ],
+            },
+            'env': {},
+            'process_names': ['node', 'pi'],
+        },
+        'opencode': {
+            'title': 'opencode',
+            'command': ['opencode'],
+            'argv': ['unattended', 'model', 'prompt', 'heartbeat', 'config'],
+            'unattended': {
+                'how': '"permission": "allow" in OPENCODE_CONFIG_CONTENT',
+                'args': [],
+            },
+            'model': {
+                'how': '--model <hint> (provider/model)',
+                'uses': ['hint'],
+                'args': [
+                    ['--model', '{hint}'],
+                ],
+            },
+            'prompt': {
+                'how': (
+                    '"instructions": [the framework files and comms sheet that '
+                    'exist] in OPENCODE_CONFIG_CONTENT'
+                ),
+                'args': [],
+            },
+            'heartbeat': {
+                'how': (
+                    '"plugin": ["file://…/tools/fleet/opencode-heartbeat.js"] in '
+                    "OPENCODE_CONFIG_CONTENT: beats at start, on opencode's "
+                    'events and every MOSAIC_HEARTBEAT_INTERVAL s'
+                ),
+                'args': [],
+            },
+            'config': {
+                'how': (
+                    'OPENCODE_CONFIG_CONTENT={"permission":"allow","plugin":[…],"instructions":[…]}'
+                ),
+                'args': [],
+                'env': {
+                    'OPENCODE_CONFIG_CONTENT': {
+                        'json': {
+                            'permission': 'allow',
+                            'plugin': ['{tools:uri}/opencode-heartbeat.js'],
+                            'instructions': '{instruction_files}',
+                        },
+                    },
+                },
+            },
+            'env': {},
+            'process_names': ['opencode', 'node', 'bun'],
+        },
+        'stub': {
+            'title': "the framework's fake agent (canaries and tests)",
+            'command': ['python3', '{tools}/stub-agent'],
+            'argv': ['unattended', 'model', 'prompt', 'heartbeat'],
+            'unattended': {
+                'how': '—',
+                'args': [],
+            },
+            'model': {
+                'how': 'ignored',
+                'uses': [],
+                'args': [],
+            },
+            'prompt': {
+                'how': '— (it is not a model)',
+                'args': [],
+            },
+            'heartbeat': {
+                'how': 'beats by itself',
+                'args': [],
+            },
+            'env': {},
+            'process_names': ['python3', 'python', 'stub-agent'],
+        },
+    },
+}
