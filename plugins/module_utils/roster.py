@@ -322,6 +322,10 @@ def _control_violations(document, agents):
         check("".join(k + "." for k in where), block, fields)
     for index, agent in agents:
         check("agents[%d]." % index, agent, _AGENT_TEXT_FIELDS)
+    senders = _as_dict(_as_dict(document.get("connector")).get("matrix")).get("allowed_senders")
+    if isinstance(senders, list):
+        check("connector.matrix.allowed_senders", dict(("[%d]" % i, v) for i, v in enumerate(senders)),
+              ["[%d]" % i for i in range(len(senders))])
     return found
 
 
@@ -471,6 +475,8 @@ def normalize(document, default_host=None):
     for block in _CONNECTOR_FIELDS:
         if isinstance(connector.get(block), dict):
             connector[block] = dict(connector[block])
+            if isinstance(connector[block].get("allowed_senders"), list):
+                connector[block]["allowed_senders"] = list(connector[block]["allowed_senders"])
     return {
         "version": 1,
         "tenant": document.get("tenant", DEFAULT_TENANT),

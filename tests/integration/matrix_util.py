@@ -76,7 +76,7 @@ class User:
             urllib.parse.quote(room_id, safe=""), uuid.uuid4().hex)
         return self.call("PUT", path, content)["event_id"]
 
-    def messages(self, room_id, timeout=15, want=1, since_now=False):
+    def messages(self, room_id, timeout=15, want=1):
         """Wait (long-poll /sync) until ``want`` new m.room.message events from others are in
         ``room_id``; return them all (each the event dict). The first call starts from now."""
         if self.since is None:

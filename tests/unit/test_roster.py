@@ -249,6 +249,32 @@ def test_consistent_connectors_pass(connector):
     assert ok(fleet(agent("w"), connector=connector))["connector"] == connector
 
 
+def test_a_matrix_room_id_without_a_server_part_and_allowed_senders_pass():
+    # Room version 12 ids have no ':server' part (Synapse 1.163 creates them so).
+    block = dict(MATRIX, room_id="!gehNRQeVOyZZsLMHkC8tRAohmrBeXK9hVkQbf0DjgYo",
+                 allowed_senders=["@alice:example.org", "@bob:matrix.example.org"])
+    connector = {"kind": "matrix", "matrix": block}
+    assert ok(fleet(agent("w"), connector=connector))["connector"] == connector
+
+
+@pytest.mark.parametrize("senders, expected", [
+    (["alice"], "connector.matrix.allowed_senders[0]"),
+    (["@alice:example.org", "@bad"], "connector.matrix.allowed_senders[1]"),
+    (["@a:example.org", "@a:example.org"], "connector.matrix.allowed_senders"),
+    ("@alice:example.org", "connector.matrix.allowed_senders"),
+    (["@alice:example.org\x00"], "connector.matrix.allowed_senders[0]"),
+])
+def test_bad_allowed_senders_are_refused_at_their_path(senders, expected):
+    assert expected in paths(bad(fleet(agent("w"), connector={
+        "kind": "matrix", "matrix": dict(MATRIX, allowed_senders=senders)})))
+
+
+@pytest.mark.parametrize("room_id", ["!", "r:example.org", "!a b", "!:example.org"])
+def test_bad_room_ids_are_refused(room_id):
+    assert "connector.matrix.room_id" in paths(bad(fleet(agent("w"), connector={
+        "kind": "matrix", "matrix": dict(MATRIX, room_id=room_id)})))
+
+
 @pytest.mark.parametrize("connector, expected", [
     ({"kind": "matrix"}, ["connector.matrix"]),
     ({"kind": "matrix", "matrix": {"room_id": "!r:example.org"}},
