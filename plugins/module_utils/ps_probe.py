@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_host
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
@@ -22,7 +23,11 @@ from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAU
 from ansible_collections.mosaic.fleet.plugins.module_utils.ps import (
     DEFAULT_STALE_AFTER, SUPERVISORS, SYSTEMD, TMUX, build_report, choose_supervisor, group_sessions,
     local_host_names, parse_heartbeat, parse_units, select_agents, show_units_argv)
-from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import is_no_server, list_panes_argv, parse_panes
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import (
+    capture_screens_argv, is_no_server, list_panes_argv, parse_panes, parse_screens)
+
+# The most screen lines fleet_ps returns per agent (``lines``).
+MAX_SCREEN_LINES = 2000
 
 # Where `systemctl --user enable` links the fleet's units (their [Install] WantedBy=default.target).
 USER_UNIT_DIR = fleet_systemd.USER_UNIT_DIR
@@ -75,15 +80,19 @@ def _only_host(agents):
 def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None, socket=None,
           stale_after=DEFAULT_STALE_AFTER, only=None, holder_session=None, supervisor="auto",
           tmux_tmpdir=None, hostname=None, tmux_binary=None, systemctl_binary=None,
-          runuser_binary="runuser", now=None, manager_reachable=None):
+          runuser_binary="runuser", now=None, manager_reachable=None, screen_lines=0):
     """Observe this host and return the report (see :func:`build_report`) plus ``commands``.
 
     ``identity``: a ``host.FleetUser`` (name, uid, home, as_self); ``manager_reachable`` overrides the check for the
     user manager's bus socket (tests). ``run(argv, env)`` runs one command and returns
     ``(rc, stdout, stderr)``; ``env`` holds variables to add to the environment (or None).
     Commands: at most one ``systemctl --user show`` and one ``tmux list-panes -a`` per distinct
-    socket, whatever the number of agents; the rest are file reads.
+    socket, whatever the number of agents; the rest are file reads. ``screen_lines`` > 0 adds
+    one ``tmux`` call per socket that has agent sessions (:func:`tmux.capture_screens_argv`) and
+    a ``screen`` (the pane's last lines, or None without a session) to every agent record.
     """
+    if not 0 <= screen_lines <= MAX_SCREEN_LINES:
+        raise ProbeError("lines must be between 0 and %d" % MAX_SCREEN_LINES)
     name, uid, home, as_self = identity
     warnings = []
     commands = []
@@ -126,6 +135,7 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
 
     sockets = sorted(set([a.get("socket", "") for a in host_agents_all] + [holder_socket]))
     sessions_by_socket = {}
+    screens = {}
     for sock in sockets:
         argv = list_panes_argv(sock, binary=tmux_binary)
         env = None
@@ -137,6 +147,19 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
         rc, out, err = run(argv, env)
         if rc == 0:
             sessions_by_socket[sock] = group_sessions(parse_panes(out))
+            present = [a["name"] for a in agents
+                       if a.get("socket", "") == sock and a["name"] in sessions_by_socket[sock]]
+            if screen_lines and present:
+                marker = "mosaic-screen-" + uuid.uuid4().hex
+                argv = capture_screens_argv(sock, present, screen_lines, marker, binary=tmux_binary)
+                if not as_self:
+                    argv = fleet_host.as_user_argv(name, home, tmux_tmpdir, argv, runuser=runuser_binary)
+                commands.append(argv)
+                rc, out, err = run(argv, env)
+                screens.update(parse_screens(out, marker, screen_lines))
+                if rc != 0:
+                    warnings.append("tmux capture-pane on socket %r failed (rc=%d: %s); some screens are missing"
+                                    % (sock or "default", rc, (err or out).strip()))
         elif is_no_server(rc, err):
             sessions_by_socket[sock] = {}
         else:
@@ -152,6 +175,9 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
     report = build_report(roster, agents, chosen, units, sessions_by_socket, heartbeats, now, stale_after,
                           holder_session, holder_socket,
                           host_agents=dict((a["name"], a.get("socket", "")) for a in host_agents_all))
+    if screen_lines:
+        for record in report["agents"]:
+            record["screen"] = screens.get(record["name"])
     report.update({
         "user": name,
         "mosaic_home": mosaic_home,

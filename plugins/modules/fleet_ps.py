@@ -95,6 +95,15 @@ options:
         environment is used when it runs as the fleet user, and tmux's default (C(/tmp)) when it
         runs as root for another user.
     type: path
+  lines:
+    description:
+      - Also return each agent's recent screen, the last O(lines) lines of its pane (history
+        included, trailing blank lines dropped), as C(screen) in its record. V(0) (the default)
+        returns none.
+      - Costs one more C(tmux) call per socket that has agent sessions, whatever the number of
+        agents. At most 2000.
+    type: int
+    default: 0
   framework_installed_at:
     description:
       - When the framework installed in MOSAIC_HOME was written (epoch seconds), the
@@ -141,8 +150,18 @@ EXAMPLES = r"""
     stale_after: 30
     agents: [orchestrator, enhancer]
 
+- name: What every agent's screen shows now (the last 30 lines each, one tmux call per socket)
+  mosaic.fleet.fleet_ps:
+    lines: 30
+  register: screens
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ screens.agents | items2dict(key_name='name', value_name='screen') }}"
+
 # Ad hoc:
 #   ansible fleet -m mosaic.fleet.fleet_ps
+#   ansible fleet -m mosaic.fleet.fleet_ps -a 'lines=20 agents=coder0'   # coder0's recent screen
 #   ansible localhost -m mosaic.fleet.fleet_ps -a user=$USER
 #   ansible web1 -b -m mosaic.fleet.fleet_ps -a 'user=fleet host=web1'
 """
@@ -190,6 +209,11 @@ agents:
     drift: {description: Whether what runs differs from what the roster declares., type: bool}
     drift_reason: {description: "The drift reasons joined with C(; ), or null.", type: str}
     drift_reasons: {description: The drift reasons., type: list, elements: str}
+    screen:
+      description:
+        - "Only with O(lines) > 0: the last O(lines) lines of the agent's pane, joined with newlines
+          (null without a session)."
+      type: str
   sample:
     - name: coder0
       tenant_id: acme
@@ -334,6 +358,7 @@ ARGUMENT_SPEC = host.user_argument_spec(
     supervisor=dict(type="str", choices=["auto", "systemd", "tmux"], default="auto"),
     tmux_tmpdir=dict(type="path"),
     framework_installed_at=dict(type="float"),
+    lines=dict(type="int", default=0),
 )
 
 
@@ -357,7 +382,7 @@ def observe(module, run=None):
         tmux_tmpdir=params["tmux_tmpdir"], hostname=socket_module.gethostname(),
         tmux_binary=module.get_bin_path("tmux", required=True),
         systemctl_binary=module.get_bin_path("systemctl"),
-        runuser_binary=runner.switch_binary)
+        runuser_binary=runner.switch_binary, screen_lines=params["lines"])
 
 
 def main():

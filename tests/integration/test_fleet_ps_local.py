@@ -55,6 +55,13 @@ def test_fleet_ps_reports_what_the_module_reports(fleet_env, socket_name):
                                                   ("worker", "healthy"), ("scratch", "adhoc")]
     assert "3 agents on 1 host: 3 healthy" in table.stdout
 
+    # --lines: each agent's screen after the table (the module's ``lines``).
+    screens = fleet_ps(fleet, "--supervisor", "tmux", "--lines", "3")
+    assert screens.returncode == 0
+    assert "\n== worker ==\n" in screens.stdout and screens.stdout.rstrip().endswith("stub>")
+    assert json.loads(fleet_ps(fleet, "--json", "--lines", "2")
+                      .stdout)["report"]["agents"][0]["screen"].splitlines()[-1] == "stub>"
+
     # A killed agent: exit 1 and "missing".
     assert fleet.tmux("kill-session", "-t", "=worker").returncode == 0
     result = fleet_ps(fleet, "--json", "--supervisor", "tmux")
@@ -64,6 +71,8 @@ def test_fleet_ps_reports_what_the_module_reports(fleet_env, socket_name):
 
 def test_fleet_ps_errors(fleet_env, socket_name):
     fleet = Fleet(fleet_env, socket_name, [dict(a) for a in STUBS])
+    result = fleet_ps(fleet, "--lines", "-1")
+    assert result.returncode == 3 and "lines must be between 0 and" in result.stderr
     os.remove(os.path.join(fleet.mosaic_home, "fleet", "roster.yaml"))
     result = fleet_ps(fleet)
     assert result.returncode == 3 and "cannot read the rendered roster" in result.stderr

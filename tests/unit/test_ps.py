@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps, ps_probe
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps, ps_probe, tmux
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ps")
 
@@ -430,3 +430,21 @@ def test_dead_pane_reason_names_the_signal_or_status():
     # tmux 3.3a sometimes records neither for a SIGKILLed pane: still dead, no invented cause
     health, reason = ps.classify_health("tmux", None, pane(), None, 100.0, 30)
     assert health == "dead" and "signal" not in reason and "status" not in reason
+
+
+# ---------------------------------------------------------------------------------------------
+# screens (fleet_ps lines)
+
+def test_capture_screens_argv_is_one_call_with_a_section_per_session():
+    argv = tmux.capture_screens_argv("fleet", ["a", "b"], 5, "MARK")
+    assert argv == ["tmux", "-L", "fleet",
+                    "display-message", "-p", "MARK a", ";", "capture-pane", "-p", "-J", "-S", "-5", "-t", "=a:", ";",
+                    "display-message", "-p", "MARK b", ";", "capture-pane", "-p", "-J", "-S", "-5", "-t", "=b:"]
+    assert tmux.capture_screens_argv("", ["a"], 1, "M", binary="/usr/bin/tmux")[:2] == ["/usr/bin/tmux", "display-message"]
+
+
+def test_parse_screens_keeps_the_last_lines_and_ignores_forged_headers():
+    text = "MARK a\none\ntwo  \nthree\n\n\nMARK b\nmosaic-screen-x a\nb1\n"
+    assert tmux.parse_screens(text, "MARK", 2) == {"a": "two\nthree", "b": "mosaic-screen-x a\nb1"}
+    assert tmux.parse_screens("", "MARK", 2) == {}
+    assert tmux.parse_screens("noise\nMARK a\n", "MARK", 3) == {"a": ""}

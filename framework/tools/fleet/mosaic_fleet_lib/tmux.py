@@ -98,6 +98,41 @@ def parse_panes(text, fields=PANE_FIELDS):
     return panes
 
 
+def capture_screens_argv(socket, sessions, lines, marker, binary=None):
+    """ONE tmux call that prints, for each of ``sessions`` in turn, a line ``<marker> <session>``
+    then the last ``lines`` lines of its active pane (history included, wrapped lines joined).
+
+    ``marker`` must be unguessable by what runs in the panes (the probe draws a fresh random one
+    per call), so that no pane's output can pass for a section header. Sessions must exist: tmux
+    stops a command list at the first failing command."""
+    args = []
+    for session in sessions:
+        if args:
+            args.append(";")
+        args += ["display-message", "-p", "%s %s" % (marker, session), ";",
+                 "capture-pane", "-p", "-J", "-S", "-%d" % int(lines), "-t", pane_target(session)]
+    return tmux_argv(socket, *args, binary=binary)
+
+
+def parse_screens(text, marker, lines):
+    """``{session: its last lines}`` from :func:`capture_screens_argv` output (trailing blank
+    lines dropped, at most ``lines`` lines, joined with newlines)."""
+    sections = {}
+    current = None
+    for line in (text or "").split("\n"):
+        if line.startswith(marker + " "):
+            current = sections.setdefault(line[len(marker) + 1:], [])
+            continue
+        if current is not None:
+            current.append(line.rstrip())
+    screens = {}
+    for session, body in sections.items():
+        while body and not body[-1]:
+            body.pop()
+        screens[session] = "\n".join(body[-int(lines):]) if lines else ""
+    return screens
+
+
 def is_no_server(rc, stderr):
     """True when tmux failed only because no server listens on the socket."""
     return rc != 0 and any(marker in (stderr or "") for marker in _NO_SERVER_MARKERS)
