@@ -14,6 +14,7 @@ from __future__ import annotations
 import shlex
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract, mandate
+from ansible_collections.mosaic.fleet.plugins.module_utils.connector import reply_lines
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import socket_args
 
 # MOSAIC_HOME as a sheet shows it by default, and agent-send.sh under it.
@@ -143,6 +144,7 @@ def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL, home=HOME_SH
     add("- `not_delivered`: nothing was submitted (dead pane, host unreachable, ...); `no_session`: the "
         "peer's session does not exist. Retry later, or tell %s." % ("the operator" if orchestrator is None else "the point of contact"))
     add("")
+    out.extend(reply_lines(normalized, me, home))
     if me["class"] in OBSERVER_CLASSES:
         out.extend(observing_lines(me, home))
     return "\n".join(out)

@@ -16,7 +16,11 @@ description:
     holder session for the holder unit), and for each agent placed on O(host) its env file
     C(fleet/agents/<name>.env) (mode 0600) and its Fleet Comms sheet
     C(fleet/agents/<name>.comms.md).
-  - Deletes the env and comms files of agents no longer placed on O(host) (O(prune)).
+  - On the orchestrator's host, for a roster C(connector) other than C(tmux), C(fleet/connector.json)
+    (the kind, the orchestrator's name and the kind's block, no secret), which the framework's
+    C(tools/fleet/connector) reads; its access token comes from O(secrets) (C(MOSAIC_MATRIX_TOKEN)).
+  - Deletes the env and comms files of agents no longer placed on O(host), and
+    C(fleet/connector.json) when the host gets none (O(prune)).
   - One call per host whatever the number of agents. Writes are atomic (a temporary file in the
     same directory, then a rename) and only happen when content, mode or owner differ.
   - Running as root for another O(user), files and the directories it creates belong to that user.
@@ -44,13 +48,14 @@ options:
     type: dict
   prune:
     description:
-      - Delete the env and comms files of agents that are not placed on O(host).
+      - Delete the env and comms files of agents that are not placed on O(host), and
+        C(fleet/connector.json) when this host gets none.
     type: bool
     default: true
   state:
     description:
-      - V(absent) removes C(fleet/roster.yaml), C(fleet/holder.env) and every agent's env and comms
-        file; C(credentials/) is left alone.
+      - V(absent) removes C(fleet/roster.yaml), C(fleet/holder.env), C(fleet/connector.json) and
+        every agent's env and comms file; C(credentials/) is left alone.
     type: str
     choices: [present, absent]
     default: present
@@ -226,6 +231,9 @@ def main():
     if params["state"] == "absent":
         deletes = [rel for rel in (hostconfig.ROSTER_FILE, hostconfig.HOLDER_ENV_FILE)
                    if os.path.lexists(target.path(rel))]
+    if (params["prune"] or params["state"] == "absent") and hostconfig.CONNECTOR_FILE not in wanted \
+            and os.path.lexists(target.path(hostconfig.CONNECTOR_FILE)):
+        deletes.append(hostconfig.CONNECTOR_FILE)  # kind tmux again, or the orchestrator moved
     if params["prune"] or params["state"] == "absent":
         deletes += sorted("%s/%s" % (hostconfig.AGENTS_DIR, name)
                           for name, agent in host.agent_files(target.mosaic_home).items() if agent not in placed)

@@ -167,3 +167,22 @@ def test_holder_changed_says_when_the_holder_must_restart(tmp_path, home):
     assert result["holder_changed"] is True
     result, dummy = run_module(tmp_path, {"mosaic_home": str(home), "state": "absent"})
     assert result["holder_changed"] is True and not (home / "fleet" / "holder.env").exists()
+
+
+def test_the_connector_file_on_the_orchestrators_host_and_its_removal_for_tmux(tmp_path, home):
+    matrix = {"homeserver_url": "https://matrix.example.org", "user_id": "@fleet:example.org",
+              "room_id": "!ops", "allowed_senders": ["@alice:example.org"]}
+    fleet = dict(FLEET, connector={"kind": "matrix", "matrix": matrix})
+    result, dummy = run_module(tmp_path, args_for(home, fleet, secrets={"MOSAIC_MATRIX_TOKEN": "syt_secret"}))
+    assert "fleet/connector.json" in result["files_changed"]
+    config = json.loads((home / "fleet/connector.json").read_text())
+    assert config == {"kind": "matrix", "orchestrator": "orchestrator", "matrix": matrix}
+    assert "syt_secret" not in (home / "fleet/connector.json").read_text()
+    assert "connector reply" in (home / "fleet/agents/orchestrator.comms.md").read_text()
+    result, dummy = run_module(tmp_path, args_for(home, FLEET))  # back to kind tmux
+    assert "fleet/connector.json" in result["files_changed"]
+    assert not (home / "fleet/connector.json").exists()
+    assert "connector reply" not in (home / "fleet/agents/orchestrator.comms.md").read_text()
+    run_module(tmp_path, args_for(home, fleet))
+    run_module(tmp_path, {"state": "absent", "mosaic_home": str(home)})
+    assert not (home / "fleet/connector.json").exists()

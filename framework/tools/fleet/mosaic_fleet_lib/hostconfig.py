@@ -13,6 +13,7 @@ import json
 import re
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.comms import render_comms_sheet
+from ansible_collections.mosaic.fleet.plugins.module_utils.connector import CONNECTOR_FILE, render_connector_config
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     AGENTS_DIR, COMMS_SUFFIX, CREDENTIALS_DIR, DEFAULT_MOSAIC_HOME, ENV_SUFFIX, HOLDER_ENV_FILE, ROSTER_FILE,
     SECRETS_FILE, SEND_TOOL, agent_env_pairs, comms_file, env_file, holder_env_pairs, valid_name)
@@ -100,4 +101,7 @@ def plan_files(normalized, host, mosaic_home=None):
     for agent in agents_on_host(normalized, host):
         files[env_file(agent["name"])] = render_env_file(agent_env_pairs(normalized, agent))
         files[comms_file(agent["name"])] = render_comms_sheet(normalized, agent["name"], tool, home)
+    connector = render_connector_config(normalized, host)
+    if connector is not None:
+        files[CONNECTOR_FILE] = connector
     return files
