@@ -51,10 +51,13 @@ if [ "$transcript_max" -gt 0 ]; then
   fi
   # pipe-pane runs a shell command (sh -c) that tmux format-expands: every word is quoted for
   # sh and each '#' doubled.
-  writer_q='' transcript_q=''
+  # python3 -I -S: the writer needs no site packages (about 9 MB resident, 3 MB of it its own).
+  python_bin=$(command -v python3) || mosaic_die 4 "python3 not found: it runs the transcript writer"
+  python_q='' writer_q='' transcript_q=''
+  mosaic_sh_quote "$python_bin" python_q
   mosaic_sh_quote "$MOSAIC_HOME/$MOSAIC_C_TOOLS_DIR/transcript-writer" writer_q
   mosaic_sh_quote "$transcript_dir/${name}${MOSAIC_C_TRANSCRIPT_SUFFIX}" transcript_q
-  pipe_cmd="exec ${writer_q} ${transcript_max} ${transcript_q}"
+  pipe_cmd="exec ${python_q} -I -S ${writer_q} ${transcript_max} ${transcript_q}"
   # No -o: `pipe-pane -o` on a piped pane closes the pipe (a toggle). Without it a second pipe
   # replaces the first, so there is never more than one writer.
   transcript_setup=(pipe-pane -t "${target}:" "${pipe_cmd//#/##}")
