@@ -264,3 +264,18 @@ def test_a_send_in_flight_when_the_connector_died_is_not_repeated_if_send_log_sa
     assert rig.spool() == []
     found = [a for a in rig.audit() if a["event"] == "delivered" and "found" in a]
     assert [a["event_id"] for a in found] == ["$done"]
+
+
+def test_more_messages_than_one_sync_carries_are_all_delivered_in_order(rig, start_agent):
+    """A /sync timeline capped by the filter's limit is `limited`: the connector pages the rest
+    back with /messages instead of skipping it."""
+    rig.env["MOSAIC_CONNECTOR_TIMELINE_LIMIT"] = "2"
+    orch = start_agent(ORCH)
+    rig.start()
+    rig.kill()
+    for serial in range(7):
+        rig.human.send(rig.room, "burst %d" % serial)
+    rig.start()
+    wait_for(lambda: received(orch, "burst 6"), timeout=30, what="the last of the burst")
+    time.sleep(1)
+    assert [r["text"].split("\n", 1)[1] for r in orch.records()] == ["burst %d" % i for i in range(7)]

@@ -224,6 +224,12 @@ class MatrixClient:
             query["since"] = since
         return self.call("GET", "/_matrix/client/v3/sync", query=query, timeout=timeout_ms / 1000.0 + 30)
 
+    def messages(self, room_id, start, stop, filter_json, limit=100):
+        """One page of the room's events backwards from ``start`` down to ``stop`` (a sync token)."""
+        path = "/_matrix/client/v3/rooms/%s/messages" % urllib.parse.quote(room_id, safe="")
+        query = {"from": start, "to": stop, "dir": "b", "limit": str(limit), "filter": filter_json}
+        return self.call("GET", path, query=query, timeout=30)
+
     def send_message(self, room_id, txn_id, content):
         path = "/_matrix/client/v3/rooms/%s/send/m.room.message/%s" % (
             urllib.parse.quote(room_id, safe=""), urllib.parse.quote(txn_id, safe=""))
@@ -246,9 +252,12 @@ class MatrixConnector:
         self.state_path = os.path.join(mosaic_home, STATE_DIR, "connector.matrix.json")
         self.filter = json.dumps({
             "presence": {"types": []}, "account_data": {"types": []},
-            "room": {"rooms": [self.room_id], "timeline": {"types": ["m.room.message"], "limit": 500},
+            "room": {"rooms": [self.room_id],
+                     "timeline": {"types": ["m.room.message"],
+                                  "limit": int(os.environ.get("MOSAIC_CONNECTOR_TIMELINE_LIMIT", "100"))},
                      "state": {"types": []}, "ephemeral": {"types": []}, "account_data": {"types": []}},
         }, separators=(",", ":"))
+        self.page_filter = json.dumps({"types": ["m.room.message"]}, separators=(",", ":"))
         self.max_wait_ms = 60000
 
     def client(self):
@@ -340,11 +349,29 @@ class MatrixConnector:
     def save_position(self, next_batch):
         write_private(self.state_path, {"next_batch": next_batch, "room_id": self.room_id})
 
-    def parse(self, answer):
+    def timeline(self, answer, since=None, client=None):
+        """The room's events in one /sync answer, oldest first. A ``limited`` timeline (more new
+        events than the filter's limit) is completed with /messages, paged back from its
+        ``prev_batch`` down to ``since``: nothing between two syncs is skipped."""
+        timeline = answer.get("rooms", {}).get("join", {}).get(self.room_id, {}).get("timeline", {})
+        events = list(timeline.get("events", []))
+        if since and client and timeline.get("limited") and timeline.get("prev_batch"):
+            older, token, seen = [], timeline["prev_batch"], set(e.get("event_id") for e in events)
+            while token:
+                page = client.messages(self.room_id, token, since, self.page_filter)
+                chunk = [e for e in page.get("chunk") or [] if e.get("event_id") not in seen]
+                older.extend(chunk)
+                seen.update(e.get("event_id") for e in chunk)
+                if not page.get("chunk") or page.get("end") in (None, token):
+                    break
+                token = page["end"]
+            events = older[::-1] + events
+        return events
+
+    def parse(self, answer, since=None, client=None):
         """(accepted Inbound list, ignored event list) from one /sync answer."""
-        room = answer.get("rooms", {}).get("join", {}).get(self.room_id, {})
         accepted, ignored = [], []
-        for event in room.get("timeline", {}).get("events", []):
+        for event in self.timeline(answer, since, client):
             content = event.get("content") or {}
             if event.get("type") != "m.room.message" or event.get("sender") == self.user_id:
                 continue
@@ -365,8 +392,9 @@ class MatrixConnector:
         is asked for)."""
         since = self.position()
         while True:
-            answer = self.client().sync(since, timeout_ms if since else 0, self.filter)
-            accepted, _ignored = self.parse(answer)
+            client = self.client()
+            answer = client.sync(since, timeout_ms if since else 0, self.filter)
+            accepted, _ignored = self.parse(answer, since, client)
             if since:
                 yield from accepted
             since = answer["next_batch"]
@@ -511,8 +539,9 @@ class Service:
         wait = self.poll_ms
         if self.pending_in() or self.c.pending_out():
             wait = int(max(0.0, min(self.poll_ms / 1000.0, self.retry_at - time.time(), 1.0)) * 1000)
-        answer = self.c.client().sync(since, wait if since else 0, self.c.filter)
-        accepted, ignored = self.c.parse(answer)
+        client = self.c.client()
+        answer = client.sync(since, wait if since else 0, self.c.filter)
+        accepted, ignored = self.c.parse(answer, since, client)
         if since:
             for event in ignored:
                 self.audit("ignored", event_id=event.get("event_id"), sender=event.get("sender"),
