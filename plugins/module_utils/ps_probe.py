@@ -12,12 +12,14 @@ and lives in ``ps.py``; who the fleet user is and how commands run, in ``host.py
 
 from __future__ import annotations
 
+import json
 import os
 import time
 import uuid
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_host
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import connector as fleet_connector
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.ps import (
@@ -75,6 +77,23 @@ def units_enabled(home, agent_names):
 def _only_host(agents):
     hosts = set(a.get("host") for a in agents)
     return hosts.pop() if len(hosts) == 1 else None
+
+
+def probe_connector(run, mosaic_home, commands):
+    """The connector's health on this host (``connector health``: kind, state, reason), or None
+    where there is none to run (no ``fleet/connector.json``: kind tmux, or not the orchestrator's
+    host). A health command that does not answer is ``unreachable`` with its error as the reason."""
+    if not os.path.exists(os.path.join(mosaic_home, fleet_connector.CONNECTOR_FILE)):
+        return None
+    argv = [os.path.join(mosaic_home, fleet_connector.CONNECTOR_TOOL), "health"]
+    commands.append(argv)
+    rc, out, err = run(argv, {"MOSAIC_HOME": mosaic_home})
+    try:
+        answer = json.loads((out or "").strip().splitlines()[-1])
+        return {"kind": str(answer["kind"]), "state": str(answer["state"]), "reason": str(answer["reason"])}
+    except (ValueError, IndexError, KeyError, TypeError):
+        return {"kind": None, "state": "unreachable",
+                "reason": "connector health failed (rc=%s): %s" % (rc, ((err or out) or "").strip()[-300:])}
 
 
 def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None, socket=None,
@@ -178,6 +197,7 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
     if screen_lines:
         for record in report["agents"]:
             record["screen"] = screens.get(record["name"])
+    report["connector"] = probe_connector(run, mosaic_home, commands)
     report.update({
         "user": name,
         "mosaic_home": mosaic_home,

@@ -235,6 +235,17 @@ agents:
       health: healthy
       drift: false
       drift_reason: null
+connector:
+  description:
+    - The orchestrator's chat connector on this host, from C(tools/fleet/connector health); null
+      where there is none (kind C(tmux), or another host).
+    - C(state) is C(healthy), C(unreachable) or C(unauthenticated); C(reason) says why.
+  returned: always
+  type: dict
+  sample:
+    kind: matrix
+    state: unauthenticated
+    reason: "whoami: 401 M_UNKNOWN_TOKEN: Invalid access token passed."
 adhoc_sessions:
   description: Sessions on the fleet's sockets that are neither this host's agents, nor the holder
     session, nor read-only viewers. C(roster_host) is set when the name is a roster agent placed

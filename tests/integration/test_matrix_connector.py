@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -279,3 +280,42 @@ def test_more_messages_than_one_sync_carries_are_all_delivered_in_order(rig, sta
     wait_for(lambda: received(orch, "burst 6"), timeout=30, what="the last of the burst")
     time.sleep(1)
     assert [r["text"].split("\n", 1)[1] for r in orch.records()] == ["burst %d" % i for i in range(7)]
+
+
+def test_fleet_ps_reports_the_connector_healthy_then_unauthenticated_when_the_token_is_revoked(rig, synapse, tmp_path):
+    """fleet_ps (in-process probe, then the real module through the ansible CLI) on the
+    orchestrator's host: the connector's health from `connector health`, with the reason."""
+    # pylint: disable=import-outside-toplevel
+    from ansible_collections.mosaic.fleet.plugins.module_utils import host, hostconfig, ps_probe
+    from ansible_collections.mosaic.fleet.plugins.module_utils import roster as fleet_roster
+    from ansible_util import ansible_env
+    document = {"version": 1, "tenant": "t", "tmux": {"socket_name": rig.socket},
+                "connector": {"kind": "matrix", "matrix": {
+                    "homeserver_url": synapse.url, "user_id": rig.bot.user_id, "room_id": rig.room,
+                    "allowed_senders": [rig.human.user_id]}},
+                "agents": [{"name": ORCH, "class": "orchestrator", "runtime": "stub"}]}
+    normalized = fleet_roster.normalize(document, default_host="localhost")
+    for relpath, content in hostconfig.plan_files(normalized, "localhost").items():
+        with open(os.path.join(rig.home, relpath), "w", encoding="utf-8") as handle:
+            handle.write(content)
+
+    def run(argv, env):
+        proc = subprocess.run(argv, env=dict(rig.env, **(env or {})), capture_output=True, text=True,
+                              timeout=60, check=False)
+        return proc.returncode, proc.stdout, proc.stderr
+
+    def probe():
+        roster, rendered = ps_probe.load_roster(rig.home)
+        return ps_probe.probe(roster, run, host.fleet_user(), rig.home, rendered_host_name=rendered,
+                              supervisor="tmux", hostname="x")["connector"]
+
+    assert probe()["state"] == "healthy"
+    assert request(synapse.url, "POST", "/_matrix/client/v3/logout", token=rig.bot.token, body={})[0] == 200
+    assert probe()["state"] == "unauthenticated"
+    env = ansible_env(rig.env, tmp_path / "ansible-tmp")
+    argv = [os.path.join(os.path.dirname(sys.executable), "ansible"), "localhost", "-m", "mosaic.fleet.fleet_ps",
+            "-a", "user=%s mosaic_home=%s supervisor=tmux" % (host.fleet_user()[0], rig.home)]
+    proc = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120, check=False)
+    result = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert result["connector"]["kind"] == "matrix" and result["connector"]["state"] == "unauthenticated"
+    assert "M_UNKNOWN_TOKEN" in result["connector"]["reason"]

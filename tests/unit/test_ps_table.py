@@ -153,3 +153,25 @@ def test_filters_are_registered_and_render_the_shared_report():
 ])
 def test_table_action_sends_the_table_to_stderr_only_beside_json_callbacks(callback, programs):
     assert table_action.stdout_is_for_programs(callback) is programs
+
+
+def test_a_connector_that_is_not_healthy_is_a_row_a_problem_and_makes_the_fleet_not_ok():
+    results = {"web1": {"agents": [{"name": "orch", "health": "healthy", "drift": False}], "tenant_id": "t",
+                        "connector": {"kind": "matrix", "state": "unauthenticated",
+                                      "reason": "whoami: 401 M_UNKNOWN_TOKEN"}},
+               "web2": {"agents": [{"name": "coder0", "health": "healthy", "drift": False}], "connector": None}}
+    records = report.fleet_ps_records(results)
+    assert [(r["host"], r["kind"], r["name"], r["health"]) for r in records] == [
+        ("web1", "agent", "orch", "healthy"),
+        ("web1", "connector", "(connector matrix)", "unauthenticated"),
+        ("web2", "agent", "coder0", "healthy"),
+    ]
+    summary = report.fleet_ps_summary(records)
+    assert (summary["agents"], summary["not_healthy"], summary["connectors"], summary["connectors_not_healthy"],
+            summary["ok"], summary["unreachable_hosts"]) == (2, 0, 1, 1, False, [])
+    assert summary["problems"] == ["web1/(connector matrix): unauthenticated (whoami: 401 M_UNKNOWN_TOKEN)"]
+    table = report.fleet_ps_table(records)
+    assert "web1: (connector matrix): unauthenticated: whoami: 401 M_UNKNOWN_TOKEN" in table
+    assert "NOT OK: 0 agents not healthy, and the connector is not healthy" in table
+    results["web1"]["connector"] = {"kind": "matrix", "state": "healthy", "reason": "ok"}
+    assert report.fleet_ps_summary(report.fleet_ps_records(results))["ok"] is True

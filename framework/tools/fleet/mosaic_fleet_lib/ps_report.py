@@ -16,7 +16,8 @@ ERROR = "error"
 ADHOC = "adhoc"
 HOST_STATES = (UNREACHABLE, ERROR)
 COLUMNS = ("HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION", "HEARTBEAT", "HEALTH", "DRIFT")
-_KIND_ORDER = {"agent": 0, "host": 1, ADHOC: 2}
+CONNECTOR = "connector"
+_KIND_ORDER = {"agent": 0, CONNECTOR: 1, "host": 2, ADHOC: 3}
 
 # Keys every record has, so JSON consumers and the table need no special cases.
 _RECORD_KEYS = ("kind", "host", "tenant_id", "name", "class", "runtime", "supervisor", "unit",
@@ -71,6 +72,11 @@ def fleet_ps_records(results):
             record.update(agent)
             record.update(kind="agent", host=host)
             records.append(record)
+        connector = result.get("connector")
+        if isinstance(connector, dict):
+            records.append(_blank(kind=CONNECTOR, host=host, tenant_id=result.get("tenant_id"),
+                                  name="(connector %s)" % (connector.get("kind") or "?"),
+                                  health=connector.get("state"), health_reason=connector.get("reason"), drift=False))
         for session in result.get("adhoc_sessions") or []:
             where = session.get("roster_host")
             records.append(_blank(
@@ -88,15 +94,15 @@ def fleet_ps_records(results):
 def fleet_ps_summary(records):
     """Counts for the fleet: per health state, ad-hoc sessions, drifting agents, failed hosts.
 
-    ``ok`` is true when every agent is healthy and every host answered; ``problems`` names each
-    agent that is not healthy as ``host/agent: health``.
+    ``ok`` is true when every agent and connector is healthy and every host answered;
+    ``problems`` names each agent or connector that is not healthy as ``host/name: health``.
     """
     counts = dict((state, 0) for state in HEALTH_STATES + HOST_STATES)
     hosts = []
     unreachable = []
     errors = []
     problems = []
-    agents = adhoc = drift = 0
+    agents = adhoc = drift = connectors = connectors_not_healthy = 0
     for record in records:
         host = record.get("host")
         if host not in hosts:
@@ -104,6 +110,12 @@ def fleet_ps_summary(records):
         health = record.get("health")
         if record.get("kind") == ADHOC:
             adhoc += 1
+            continue
+        if record.get("kind") == CONNECTOR:
+            connectors += 1
+            if health != HEALTHY:
+                connectors_not_healthy += 1
+                problems.append("%s/%s: %s (%s)" % (host, record.get("name"), health, record.get("health_reason")))
             continue
         if health == UNREACHABLE and host not in unreachable:
             unreachable.append(host)
@@ -126,7 +138,9 @@ def fleet_ps_summary(records):
         "adhoc_sessions": adhoc,
         "unreachable_hosts": unreachable,
         "error_hosts": errors,
-        "ok": not_healthy == 0 and not unreachable and not errors,
+        "connectors": connectors,
+        "connectors_not_healthy": connectors_not_healthy,
+        "ok": not_healthy == 0 and connectors_not_healthy == 0 and not unreachable and not errors,
     }
 
 
@@ -168,6 +182,9 @@ def _row(record):
         drift = record.get("drift_reason") or "-"
         return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-", "-",
                 record.get("pane_current_command") or "-", "-", _session_cell(record), "-", ADHOC, drift)
+    if record.get("kind") == CONNECTOR:
+        return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-", "-", "-", "-", "-",
+                "-", record.get("health") or "-", "-")
     if record.get("health") in HOST_STATES:
         return (record["host"], "-", record.get("name") or "-", "-", "-", "-", "-", "-", record["health"],
                 "-")
@@ -194,12 +211,15 @@ def summary_lines(summary):
         extras.append("unreachable: %s" % ", ".join(summary["unreachable_hosts"]))
     if summary["error_hosts"]:
         extras.append("fleet_ps failed on: %s" % ", ".join(summary["error_hosts"]))
+    if summary.get("connectors_not_healthy"):
+        extras.append("connector not healthy: %s" % ", ".join(p for p in summary["problems"] if "/(connector " in p))
     if extras:
         lines.append("; ".join(extras))
     lines.append("OK: every agent is healthy" if summary["ok"] else
-                 "NOT OK: %d agent%s not healthy%s" % (
+                 "NOT OK: %d agent%s not healthy%s%s" % (
                      summary["not_healthy"], "" if summary["not_healthy"] == 1 else "s",
-                     ", and some hosts did not answer" if (summary["unreachable_hosts"] or summary["error_hosts"]) else ""))
+                     ", and some hosts did not answer" if (summary["unreachable_hosts"] or summary["error_hosts"]) else "",
+                     ", and the connector is not healthy" if summary.get("connectors_not_healthy") else ""))
     return lines
 
 
@@ -216,7 +236,10 @@ def fleet_ps_table(records, summary=True):
         lines.append("  ".join(cells).rstrip())
     seen = set()
     for record in records:
-        if record.get("health") in HOST_STATES and record["host"] not in seen:
+        if record.get("kind") == CONNECTOR and record.get("health") != HEALTHY:
+            lines.append("%s: %s: %s: %s" % (record["host"], record["name"], record["health"],
+                                             record.get("health_reason") or ""))
+        elif record.get("health") in HOST_STATES and record["host"] not in seen:
             seen.add(record["host"])
             lines.append("%s: %s: %s" % (record["host"], record["health"], record.get("health_reason") or ""))
     if summary:
