@@ -319,3 +319,18 @@ def test_fleet_ps_reports_the_connector_healthy_then_unauthenticated_when_the_to
     result = json.loads(proc.stdout[proc.stdout.index("{"):])
     assert result["connector"]["kind"] == "matrix" and result["connector"]["state"] == "unauthenticated"
     assert "M_UNKNOWN_TOKEN" in result["connector"]["reason"]
+
+
+def test_a_reply_the_homeserver_refuses_is_set_aside_not_retried(rig):
+    elsewhere = rig.human.create_room()  # the bot is not in it: 403
+    config_path = os.path.join(rig.home, "fleet", "connector.json")
+    with open(config_path, encoding="utf-8") as handle:
+        config = json.load(handle)
+    config["matrix"]["room_id"] = elsewhere
+    with open(config_path, "w", encoding="utf-8") as handle:
+        json.dump(config, handle)
+    result = rig.tool("reply", "-m", "nobody hears this")
+    assert result.returncode == 1 and "refused" in result.stderr and "M_FORBIDDEN" in result.stderr
+    spool = os.path.join(rig.home, "fleet", "spool", "matrix")
+    assert os.listdir(os.path.join(spool, "out")) == []
+    assert len(os.listdir(os.path.join(spool, "failed"))) == 1

@@ -319,10 +319,16 @@ class MatrixConnector:
                 if err.status == 429:
                     wait = min((err.retry_after_ms or 1000) / 1000.0, self.max_wait_ms / 1000.0)
                     limited_ms += int(wait * 1000)
-                elif err.status >= 500:
-                    wait = delay
+                elif err.status >= 500 or err.status == 401:
+                    wait = delay  # the server's trouble, or a token being replaced: try again
                 else:
-                    raise
+                    # Refused for good (not in the room, too large, ...): set aside, not retried,
+                    # so it does not hold up the replies queued after it.
+                    failed = os.path.join(self.spool, "failed")
+                    os.makedirs(failed, mode=0o700, exist_ok=True)
+                    os.replace(path, os.path.join(failed, os.path.basename(path)))
+                    raise ConnectorError("the homeserver refused the message (%s); set aside in %s"
+                                         % (err, failed)) from err
             except Unreachable:
                 wait = delay
             if time.time() + wait > deadline:
@@ -529,7 +535,10 @@ class Service:
                 event_id, _limited = self.c.flush(path, time.time() + 1)
                 self.audit("posted", event_id=event_id, txn=os.path.basename(path)[:-5])
             except (ConnectorError, MatrixError, OSError) as err:
-                self.log("reply %s not posted yet: %s" % (path, err))
+                self.log("reply %s not posted: %s" % (path, err))
+                if not os.path.exists(path):  # set aside: go on with the next one
+                    self.audit("reply_refused", txn=os.path.basename(path)[:-5], reason=str(err))
+                    continue
                 return
 
     def turn(self, seq):
