@@ -25,9 +25,9 @@ help:
 	@echo "make demo-down  remove the demo fleet and everything the demo created"
 	@echo "make bench      run the benchmarks in benchmarks/ and print their figures"
 	@echo "make lock       bump every pinned dependency (scripts/bump-deps.sh) and print what changed"
-	@echo "make contract   regenerate framework/tools/fleet/contract.sh (from module_utils/contract.py) and the"
-	@echo "                runtime table's copies (tools/fleet/mosaic_runtimes.py, module_utils/runtime_table.py),"
-	@echo "                and fleet-ps's copies of fleet_ps's module_utils (tools/fleet/mosaic_fleet_lib/)"
+	@echo "make contract   regenerate framework/tools/fleet/contract.sh (from module_utils/contract.py) and"
+	@echo "                module_utils/runtime_table.py (from fleet/runtimes.json); the module_utils the host"
+	@echo "                tools run are added to the shipped tree by module_utils/shipped.py, not copied here"
 
 venv: $(BIN)/.installed
 # Exact versions from requirements-dev.lock (pip too); re-installed when either file changes.

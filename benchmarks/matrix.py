@@ -36,6 +36,7 @@ import urllib.parse
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from matrix_util import Synapse  # noqa: E402  pylint: disable=wrong-import-position
+from framework_util import install_framework  # noqa: E402  pylint: disable=wrong-import-position
 
 SOCKET = "bench-matrix"
 ORCH = "orch"
@@ -104,7 +105,7 @@ def main():
     work = tempfile.mkdtemp(prefix="mosaic-bench-matrix-")
     home = os.path.join(work, "home")
     mosaic_home = os.path.join(home, ".config", "mosaic")
-    shutil.copytree(os.path.join(REPO, "framework"), mosaic_home, symlinks=True)
+    install_framework(mosaic_home, symlinks=True)
     for sub in ("fleet/run", "fleet/log", "credentials"):
         os.makedirs(os.path.join(mosaic_home, sub), exist_ok=True)
     os.makedirs(os.path.join(work, "tmux"))

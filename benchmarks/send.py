@@ -34,6 +34,8 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from framework_util import install_framework  # noqa: E402  pylint: disable=wrong-import-position
 SOCKET = "bench-send"
 AGENT = "bench0"
 
@@ -59,7 +61,7 @@ def main():
     work = tempfile.mkdtemp(prefix="mosaic-bench-send-")
     home = os.path.join(work, "home")
     mosaic_home = os.path.join(home, ".config", "mosaic")
-    shutil.copytree(os.path.join(REPO, "framework"), mosaic_home, symlinks=True)
+    install_framework(mosaic_home, symlinks=True)
     os.makedirs(os.path.join(work, "tmux"))
     env = dict(os.environ, HOME=home, MOSAIC_HOME=mosaic_home, TMUX_TMPDIR=os.path.join(work, "tmux"),
                LANG="C.UTF-8", MOSAIC_SEND_ENTER_DELAY=str(opts.delay))

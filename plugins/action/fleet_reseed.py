@@ -19,7 +19,7 @@ from ansible.errors import AnsibleError
 from ansible.module_utils.common.text.converters import to_text
 from ansible.plugins.action import ActionBase
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import sync
+from ansible_collections.mosaic.fleet.plugins.module_utils import shipped as shipped_utils, sync
 
 MODULE = "mosaic.fleet.fleet_reseed"
 ARGUMENT_SPEC = dict(
@@ -81,7 +81,13 @@ class ActionModule(ActionBase):
         except (OSError, ValueError, KeyError, AnsibleError) as exc:
             return dict(result, failed=True, msg="cannot read the collection version: %s" % to_text(exc))
 
-        files = sync.read_tree(src)  # read once: the index and the archive always agree
+        # Read once: the index and the archive always agree. The tree shipped is the framework dir
+        # plus the collection's module_utils its host tools run (shipped.py), also for a custom src.
+        try:
+            files = shipped_utils.add_shipped(sync.read_tree(src))
+        except (OSError, ValueError) as exc:
+            return dict(result, failed=True,
+                        msg="cannot assemble the framework tree from %s: %s" % (src, to_text(exc)))
         shipped = sync.index_of(files)
         digest = sync.tree_digest(shipped)
         module_args = dict(user=args["user"], mosaic_home=args["mosaic_home"], version=version,

@@ -6,8 +6,8 @@
 Pure and stdlib only. The table is data, ``framework/fleet/runtimes.json`` (its ``about`` says how
 it reads). The controller (``fleet_roster``: model hints, command lines) and ``fleet_ps`` (process
 names) take it from ``runtime_table.TABLE``; on a host, ``tools/fleet/launch-agent`` runs this very
-file, shipped byte for byte as ``framework/tools/fleet/mosaic_runtimes.py`` (``scripts/gen-contract.py``
-writes the copy; ``tests/unit/test_runtimes.py`` fails when it drifts), with python3 and
+file, shipped byte for byte as ``tools/fleet/mosaic_runtimes.py`` of the framework tree
+(``shipped.py``; ``tests/unit/test_runtimes.py`` runs launch-agent from an assembled tree), with python3 and
 ``exec``s the argv it prints. The mandate rule stays lib.sh's and mandate.py's: launch-agent hands
 this file the mandate files that exist.
 """

@@ -53,6 +53,10 @@ options:
       - Defaults to the variable C(mosaic_fleet_framework_src) when it is set (so one inventory
         variable makes the stand-up role and C(playbooks/reseed.yml) install the same custom
         framework), else the C(framework/) directory of this collection.
+      - Either way the tree shipped (and digested) is this directory plus the collection's
+        module_utils its host tools run (C(tools/fleet/mosaic_runtimes.py) for C(launch-agent),
+        C(tools/fleet/mosaic_fleet_lib/) for C(fleet-ps)), so a change in that code re-seeds, and a
+        custom tree never needs (nor keeps) its own copies.
     type: path
   version:
     description:

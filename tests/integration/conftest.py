@@ -6,13 +6,13 @@ that TMUX_TMPDIR are killed afterwards, so tests run in parallel and never touch
 """
 
 import os
-import shutil
 import subprocess
 import uuid
 
 import pytest
 
 from framework_util import tmux as tmux_cmd
+from framework_util import install_framework
 from framework_util import wait_for
 from matrix_util import synapse  # noqa: F401  pylint: disable=unused-import
 
@@ -32,7 +32,7 @@ def fleet_env(tmp_path):
     """An environment dict for subprocesses: isolated HOME, MOSAIC_HOME and TMUX_TMPDIR."""
     home = tmp_path / "home"
     mosaic_home = home / ".config" / "mosaic"
-    shutil.copytree(FRAMEWORK, mosaic_home, symlinks=True)
+    install_framework(mosaic_home, symlinks=True)
     for sub in ("fleet/agents", "fleet/run", "fleet/log"):
         (mosaic_home / sub).mkdir(parents=True, exist_ok=True)
     tmux_tmpdir = tmp_path / "tmux"

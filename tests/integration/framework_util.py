@@ -13,6 +13,17 @@ if _DEV not in sys.path:
 from ansible_collections.mosaic.fleet.plugins.module_utils.envfile import (  # noqa: E402
     render_env_file,
 )
+from ansible_collections.mosaic.fleet.plugins.module_utils.shipped import (  # noqa: E402
+    install_framework as _install_framework,
+)
+
+FRAMEWORK = os.path.join(REPO, "framework")
+
+
+def install_framework(dest, framework_dir=FRAMEWORK, **copytree_args):
+    """Install the framework at ``dest`` as fleet_reseed ships it: ``framework_dir`` plus the
+    module_utils its host tools run (plugins/module_utils/shipped.py). Returns ``dest``."""
+    return _install_framework(str(dest), framework_dir=framework_dir, **copytree_args)
 
 
 def write_agent_env(env, name, runtime="stub", model="", workdir="~", socket="", command="",

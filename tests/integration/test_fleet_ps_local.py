@@ -1,7 +1,7 @@
 """tools/fleet/fleet-ps: this host's fleet table from inside the host, by fleet_ps's own code.
 
-The command runs the copies in framework/tools/fleet/mosaic_fleet_lib (byte-identical to
-plugins/module_utils: tests/unit/test_contract.py), here with ``python3 -I -S`` and a bare
+The command runs the copies in tools/fleet/mosaic_fleet_lib of the installed framework (the
+module_utils themselves, added by plugins/module_utils/shipped.py as fleet_reseed ships them), here with ``python3 -I -S`` and a bare
 environment, so nothing of the collection or of Ansible is importable: what it reports comes
 from the shipped copies alone. Its report is compared with the module code run in-process.
 """

@@ -5,12 +5,12 @@ import json
 import os
 import subprocess
 
+from framework_util import install_framework
 from test_fleet_roster import ROSTERS, run  # noqa: F401 (the fixture)  pylint: disable=unused-import
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAUNCHER = os.path.join(REPO, "framework", "tools", "fleet", "launch-agent")
 
 
 def test_every_agent_gets_its_command_line(run):  # noqa: F811
@@ -40,11 +40,12 @@ def test_the_command_lines_are_the_launchers(run, tmp_path):  # noqa: F811
     assert (rc, status) == (0, "SUCCESS")
     home = str(tmp_path / "home" / ".config" / "mosaic")
     os.makedirs(os.path.join(home, "fleet", "agents"))
+    launcher = os.path.join(install_framework(tmp_path / "framework"), "tools", "fleet", "launch-agent")
     for agent in result["roster"]["agents"]:
         env = {"PATH": os.environ["PATH"], "HOME": os.path.dirname(home), "MOSAIC_HOME": home,
                "MOSAIC_AGENT_NAME": agent["name"], "MOSAIC_AGENT_RUNTIME": agent["runtime"],
                "MOSAIC_AGENT_MODEL": agent["model_hint"], "MOSAIC_AGENT_CLASS": agent["class"]}
-        printed = subprocess.run([LAUNCHER, "--print"], env=env, capture_output=True, text=True, timeout=30,
+        printed = subprocess.run([launcher, "--print"], env=env, capture_output=True, text=True, timeout=30,
                                  check=True).stdout.splitlines()
         expected = [word.replace("<MOSAIC_HOME>", home) for word in result["commands"][agent["name"]]["argv"]]
         assert len(printed) == len(expected), agent

@@ -14,7 +14,7 @@ import uuid
 import pytest
 
 from ansible_util import ansible_env
-from framework_util import wait_for
+from framework_util import install_framework, wait_for
 from test_demo import User
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -32,7 +32,7 @@ def fleet_user():
     user = User("mfs" + uuid.uuid4().hex[:8])
     try:
         user.mosaic_home = os.path.join(user.home, ".config", "mosaic")
-        shutil.copytree(os.path.join(REPO, "framework"), user.mosaic_home, symlinks=True)
+        install_framework(user.mosaic_home, symlinks=True)
         for sub in ("fleet/agents", "fleet/run", "fleet/log"):
             os.makedirs(os.path.join(user.mosaic_home, sub), exist_ok=True)
         env_file = os.path.join(user.mosaic_home, "fleet", "agents", "coder0.env")

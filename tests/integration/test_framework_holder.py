@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from framework_util import REPO, run_tool, sessions, tmux, write_agent_env
+from framework_util import REPO, install_framework, run_tool, sessions, tmux, write_agent_env
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.envfile import render_env_file
 
@@ -96,7 +96,7 @@ def test_units_contract():
 @pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze not installed")
 def test_units_verify(tmp_path):
     home = tmp_path / "home"
-    shutil.copytree(os.path.join(REPO, "framework"), home / ".config" / "mosaic")
+    install_framework(home / ".config" / "mosaic")
     units = tmp_path / "units"
     units.mkdir()
     shutil.copy(os.path.join(UNITS, "mosaic-tmux-holder.service"), units)

@@ -96,6 +96,10 @@ def test_install_edit_upgrade_and_idempotence(tmp_path, versions):
     assert "AGENTS.md" in first["created"] and "SOUL.md" in first["created"]
     assert snapshot(home)["tools/fleet/marker-A.sh"][1] == 0o755
     assert snapshot(home)["private.conf"][1] == 0o640
+    # a custom src gets the collection's module_utils its host tools run, byte for byte
+    with open(os.path.join(REPO, "plugins", "module_utils", "ps_probe.py"), "rb") as handle:
+        assert snapshot(home)["tools/fleet/mosaic_fleet_lib/ps_probe.py"] == (handle.read(), 0o644)
+    assert "tools/fleet/mosaic_runtimes.py" in first["created"]
     manifest = json.load(open(os.path.join(home, ".mosaic-manifest.json")))
     assert manifest["version"] == "A" and manifest["files"]["SOUL.md"]["class"] == "seed"
     assert reseed(tmp_path, a, "A", home)["changed"] is False

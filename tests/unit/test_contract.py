@@ -13,6 +13,7 @@ import subprocess
 import pytest
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+from shipped_util import assembled_framework
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 LIB = os.path.join(REPO, "framework", "tools", "fleet", "lib.sh")
@@ -45,8 +46,8 @@ def test_the_generator_script_agrees_and_checks():
 
 
 def test_fleet_ps_ships_byte_identical_copies_of_fleet_ps_code():
-    # tools/fleet/fleet-ps runs fleet_ps's own classification: the copies are the module_utils.
-    lib = os.path.join(REPO, "framework", "tools", "fleet", "mosaic_fleet_lib")
+    # tools/fleet/fleet-ps runs fleet_ps's own classification: the shipped copies are the module_utils.
+    lib = os.path.join(assembled_framework(), "tools", "fleet", "mosaic_fleet_lib")
     shipped = sorted(name for name in os.listdir(lib) if not name.startswith("__"))
     assert {"ps.py", "ps_probe.py", "ps_report.py", "host.py", "contract.py"} <= set(shipped)
     for name in shipped:

@@ -11,8 +11,10 @@ import tomllib
 
 import pytest
 
+from shipped_util import assembled_framework
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-LAUNCHER = os.path.join(REPO, "framework", "tools", "fleet", "launch-agent")
+LAUNCHER = os.path.join(assembled_framework(), "tools", "fleet", "launch-agent")  # as shipped
 HOME = "/nonexistent/home/.config/mosaic"  # placeholder in the table, replaced by the real one
 PROMPT = object()  # placeholder for the expected appended prompt
 PI_EXT = HOME + "/tools/fleet/pi-heartbeat.ts"

@@ -12,12 +12,13 @@ import subprocess
 import pytest
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import mandate, roster, runtime_table, runtimes
+from shipped_util import assembled_framework
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 TABLE_JSON = os.path.join(REPO, "framework", "fleet", "runtimes.json")
-COPY = os.path.join(REPO, "framework", "tools", "fleet", "mosaic_runtimes.py")
 MODULE = os.path.join(REPO, "plugins", "module_utils", "runtimes.py")
-LAUNCHER = os.path.join(REPO, "framework", "tools", "fleet", "launch-agent")
+LAUNCHER = os.path.join(assembled_framework(), "tools", "fleet", "launch-agent")  # as shipped
+COPY = os.path.join(assembled_framework(), "tools", "fleet", "mosaic_runtimes.py")
 GENERATOR = os.path.join(REPO, "scripts", "gen-contract.py")
 
 with open(TABLE_JSON, encoding="utf-8") as _handle:
@@ -34,9 +35,9 @@ def load_generator():
 
 # --- one source: the generated files ------------------------------------------------------------
 
-def test_the_host_copy_is_byte_identical_to_module_utils():
+def test_the_shipped_host_copy_is_byte_identical_to_module_utils():
     with open(MODULE, "rb") as mine, open(COPY, "rb") as copy:
-        assert copy.read() == mine.read(), "run scripts/gen-contract.py (make contract)"
+        assert copy.read() == mine.read(), "the assembled framework tree must ship runtimes.py as is"
 
 
 def test_the_module_utils_table_is_the_json_table():
@@ -49,7 +50,7 @@ def test_the_generator_has_nothing_to_write():
     assert result.returncode == 0, result.stderr
 
 
-@pytest.mark.parametrize("target", ["framework/tools/fleet/mosaic_runtimes.py",
+@pytest.mark.parametrize("target", ["framework/tools/fleet/contract.sh",
                                     "plugins/module_utils/runtime_table.py"])
 def test_the_generator_check_fails_when_a_copy_drifts(monkeypatch, capsys, target):
     generator = load_generator()
