@@ -53,7 +53,10 @@ ROLES_DIR = "fleet/roles"                # the mandates: <role>.md (framework), 
 
 AGENT_UNIT_TEMPLATE = "mosaic-agent@.service"
 HOLDER_UNIT = "mosaic-tmux-holder.service"
-FLEET_UNITS = (HOLDER_UNIT, AGENT_UNIT_TEMPLATE)   # the units a fleet installs, holder first
+# The orchestrator's chat connector (tools/fleet/connector run), enabled only on the host with a
+# fleet/connector.json (connector kind other than tmux); fleet_supervisor starts and stops it.
+CONNECTOR_UNIT = "mosaic-connector.service"
+FLEET_UNITS = (HOLDER_UNIT, AGENT_UNIT_TEMPLATE, CONNECTOR_UNIT)   # the units a fleet installs, holder first
 USER_UNIT_DIR = ".config/systemd/user"             # relative to the fleet user's home
 # How the shipped units name the default MOSAIC_HOME (%h: the user's home).
 UNIT_MOSAIC_HOME = "%h/" + DEFAULT_MOSAIC_HOME_RELPATH
@@ -62,6 +65,9 @@ UNIT_MOSAIC_HOME = "%h/" + DEFAULT_MOSAIC_HOME_RELPATH
 # tmux
 
 DEFAULT_HOLDER_SESSION = "mosaic-holder"
+# The connector's session in tmux mode (on the holder's socket): refused as an agent name, never
+# counted as ad hoc by fleet_ps.
+CONNECTOR_SESSION = "mosaic-connector"
 
 # Read-only viewers (tools/fleet/watch). A viewer of agent NAME is a session grouped with NAME's
 # session and named NAME + VIEWER_SUFFIX + a tag (watch's tag is "-<its pid>", so two operators

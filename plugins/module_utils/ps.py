@@ -281,7 +281,7 @@ def classify_sessions(sessions_by_socket, host_agents, roster_agents, holder_ses
             session = sessions_by_socket[socket][name]
             if host_agents.get(name) == socket:
                 continue
-            if name == holder_session and socket == holder_socket:
+            if name in (holder_session, contract.CONNECTOR_SESSION) and socket == holder_socket:
                 continue
             watched = viewer_of(session, roster_agents)
             if watched is not None:

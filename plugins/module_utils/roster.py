@@ -19,7 +19,7 @@ from collections import namedtuple
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract, runtime_table, runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
-    DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
+    CONNECTOR_SESSION, DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
 
 try:
     import jsonschema
@@ -355,6 +355,9 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
                 if isinstance(holder, str) and name == holder:
                     found.append(Violation(path + ".name", "%r is the tmux holder session's name "
                                            "(tmux.holder_session); choose another" % name))
+                elif name == CONNECTOR_SESSION:
+                    found.append(Violation(path + ".name", "%r is the connector's tmux session name; "
+                                           "choose another" % name))
         if "runtime" not in agent and "runtime" not in defaults:
             found.append(Violation(path + ".runtime", "is required (no defaults.runtime is set)"))
         if "ssh" in agent and "host" not in agent:

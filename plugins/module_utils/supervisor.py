@@ -9,10 +9,12 @@ Pure functions only; ``fleet_supervisor`` observes (one ``systemctl --user show`
 
 from __future__ import annotations
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
+from ansible_collections.mosaic.fleet.plugins.module_utils.connector import CONNECTOR_TOOL
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import CONNECTOR_SESSION, DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.systemd import (
-    ENABLED_STATES, HOLDER_UNIT, NO_ENABLE_STATES, agent_unit)
+    CONNECTOR_UNIT, ENABLED_STATES, HOLDER_UNIT, NO_ENABLE_STATES, agent_unit)
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import list_panes_argv, parse_panes as parse_pane_lines
+from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import tmux_argv
 
 AUTO = "auto"
 SYSTEMD = "systemd"
@@ -21,6 +23,9 @@ MODES = (AUTO, SYSTEMD, TMUX)
 SHOW_PROPERTIES = ("Id", "LoadState", "ActiveState", "UnitFileState", "NeedDaemonReload")
 TMUX_MODE_WARNING = ("mosaic.fleet runs these agents under plain tmux (no systemd user manager on this host): "
                      "they are not restarted when they die and do not come back after a reboot.")
+# The connector in tmux mode: its session runs `connector run` again 5 s after it ends (the
+# tmux-mode counterpart of the unit's Restart=on-failure; no start limit). "$0" is the tool's path.
+CONNECTOR_LOOP = 'while :; do "$0" run; sleep 5; done'
 # What fleet_supervisor asks tmux about each pane (parsed by ``tmux.parse_panes``).
 SESSION_FIELDS = ("session_name", "pane_dead")
 
@@ -70,13 +75,22 @@ def _is_down(state):
         and state.get("UnitFileState", "") not in ENABLED_STATES
 
 
-def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, restart_holder=False, absent=False):
+def _connector_outcome(start, restart, stop):
+    """The ``connector`` entry of a plan: what happens to the connector, or None (nothing)."""
+    return "started" if start else "restarted" if restart else "stopped" if stop else None
+
+
+def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, restart_holder=False, absent=False,
+                 connector=False, restart_connector=False):
     """What to do on a systemd host.
 
-    ``states``: unit name -> properties (from ``systemctl show``) for the holder, every agent and
-    every pruned agent. Returns a dict of ``daemon_reload`` (bool), ``enable`` (units for ONE
-    ``enable --now``), ``restart`` (units for one ``restart``), ``stop`` (units for one
-    ``disable --now``) and the agent names ``started``, ``restarted``, ``stopped``.
+    ``states``: unit name -> properties (from ``systemctl show``) for the holder, every agent,
+    every pruned agent and the connector unit. ``connector``: the connector runs here (the host
+    has a ``fleet/connector.json``); ``restart_connector``: its configuration changed. Returns a
+    dict of ``daemon_reload`` (bool), ``enable`` (units for ONE ``enable --now``), ``restart``
+    (units for one ``restart``), ``stop`` (units for one ``disable --now``), the agent names
+    ``started``, ``restarted``, ``stopped`` and ``connector`` (``started``, ``restarted``,
+    ``stopped`` or None).
     """
     agents = unique(agents)
     if absent:
@@ -91,10 +105,12 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
     def state(unit):
         return states.get(unit, {})
 
+    connector = bool(connector) and not absent
+    wanted_connector = [CONNECTOR_UNIT] if connector else []
     reload_needed = bool(daemon_reload) or any(
         state(u).get("NeedDaemonReload") == "yes" or state(u).get("LoadState") == "not-found"
-        for u in wanted)
-    enable = [u for u in wanted if not _is_up(state(u))]
+        for u in wanted + wanted_connector)
+    enable = [u for u in wanted + wanted_connector if not _is_up(state(u))]
     started = [n for n in agents if state(agent_unit(n)).get("ActiveState") != "active"]
     # A unit that `enable --now` starts runs the new config already: restarting it would start it twice.
     restarted = [n for n in unique(restart) if n in agents and n not in started]
@@ -103,10 +119,17 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
         # Agents are PartOf the holder: restarting it restarts every active agent with it.
         restart_units = [HOLDER_UNIT]
         restarted = [n for n in agents if n not in started]
+    connector_started = connector and state(CONNECTOR_UNIT).get("ActiveState") != "active"
+    connector_restarted = connector and bool(restart_connector) and not connector_started
+    if connector_restarted:
+        restart_units = restart_units + [CONNECTOR_UNIT]
+    if not connector:
+        wanted_down = [CONNECTOR_UNIT] + wanted_down
     stop = [u for u in wanted_down if not _is_down(state(u))]
     stopped = [n for n in prune if agent_unit(n) in stop]
     return dict(daemon_reload=reload_needed and bool(enable or restart_units), enable=enable,
-                restart=restart_units, stop=stop, started=started, restarted=restarted, stopped=stopped)
+                restart=restart_units, stop=stop, started=started, restarted=restarted, stopped=stopped,
+                connector=_connector_outcome(connector_started, connector_restarted, CONNECTOR_UNIT in stop))
 
 
 def list_sessions_argv(socket):
@@ -124,14 +147,25 @@ def parse_panes(text):
     return sessions
 
 
-def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER_SESSION), absent=False):
+def connector_session_argv(socket, mosaic_home):
+    """``tmux new-session`` for the connector in tmux mode: session :data:`CONNECTOR_SESSION` on
+    ``socket`` running :data:`CONNECTOR_LOOP` with the connector tool of ``mosaic_home``."""
+    tool = "%s/%s" % (mosaic_home.rstrip("/"), CONNECTOR_TOOL)
+    return tmux_argv(socket, "new-session", "-d", "-s", CONNECTOR_SESSION, "-x", "80", "-y", "24", "--",
+                     "env", "MOSAIC_HOME=%s" % mosaic_home, "sh", "-c", CONNECTOR_LOOP, tool)
+
+
+def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER_SESSION), absent=False,
+              connector=False, restart_connector=False):
     """What to do on a host without a systemd user manager.
 
     ``sessions``: socket -> {session: alive} for every socket of interest; ``agents``: list of
     ``(name, socket)`` placed here; ``prune``: names to stop (looked for on every socket of
-    interest); ``holder``: ``(socket, session)``. Returns ``kill`` (``[(socket, name)]``),
-    ``start_holder`` and ``stop_holder`` (bools), ``start`` (names, in order) and the agent names
-    ``started``, ``restarted``, ``stopped``.
+    interest); ``holder``: ``(socket, session)``; ``connector``/``restart_connector``: as
+    :func:`plan_systemd` (its session is :data:`CONNECTOR_SESSION` on the holder's socket).
+    Returns ``kill`` (``[(socket, name)]``), ``start_holder``, ``stop_holder`` and
+    ``start_connector`` (bools), ``start`` (names, in order), the agent names ``started``,
+    ``restarted``, ``stopped`` and ``connector`` (``started``, ``restarted``, ``stopped`` or None).
     """
     holder_socket, holder_session = holder
     placed = dict(agents)
@@ -153,8 +187,19 @@ def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER
     restarted = [n for n in unique(restart) if n in placed and alive(placed[n], n)]
     kill += [(placed[n], n) for n in restarted]
     start = [n for n in placed if n in restarted or not alive(placed[n], n)]
+    connector = bool(connector) and not absent
+    present = CONNECTOR_SESSION in sessions.get(holder_socket, {})
+    up = alive(holder_socket, CONNECTOR_SESSION)
+    connector_restarted = connector and up and bool(restart_connector)
+    connector_stopped = not connector and present
+    if connector_restarted or connector_stopped or (connector and present and not up):
+        kill.append((holder_socket, CONNECTOR_SESSION))
+    start_connector = connector and (connector_restarted or not up)
     return dict(
         kill=kill,
+        start_connector=start_connector,
+        connector=_connector_outcome(start_connector and not connector_restarted, connector_restarted,
+                                     connector_stopped),
         start_holder=bool(placed) and not alive(holder_socket, holder_session),
         stop_holder=bool(absent) and holder_session in sessions.get(holder_socket, {}),
         start=start,

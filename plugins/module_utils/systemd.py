@@ -26,7 +26,7 @@ from ansible_collections.mosaic.fleet.plugins.module_utils.host import default_m
 # The unit names, where they are shipped (UNIT_SOURCE_DIR, under MOSAIC_HOME) and installed
 # (USER_UNIT_DIR, under the home), and how they name the default MOSAIC_HOME: contract.py's.
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
-    AGENT_UNIT_TEMPLATE, FLEET_UNITS, HOLDER_UNIT, UNIT_MOSAIC_HOME, UNIT_SOURCE_DIR, USER_UNIT_DIR,
+    AGENT_UNIT_TEMPLATE, CONNECTOR_UNIT, FLEET_UNITS, HOLDER_UNIT, UNIT_MOSAIC_HOME, UNIT_SOURCE_DIR, USER_UNIT_DIR,
     agent_unit)
 
 HOME_DROPIN = "mosaic-home.conf"

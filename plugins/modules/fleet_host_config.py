@@ -120,6 +120,21 @@ files_changed:
   type: list
   elements: str
   sample: [fleet/agents/enhancer.env]
+connector:
+  description: >-
+    Whether this host runs the orchestrator's chat connector (it has a C(fleet/connector.json),
+    because the orchestrator runs here and the roster's connector is not C(tmux)). Pass it to
+    O(mosaic.fleet.fleet_supervisor#module:connector).
+  returned: always
+  type: bool
+  sample: false
+connector_changed:
+  description: Whether C(fleet/connector.json) or the credentials were (or in check mode would be)
+    written or deleted, so a running connector must restart
+    (O(mosaic.fleet.fleet_supervisor#module:restart_connector)).
+  returned: always
+  type: bool
+  sample: false
 holder_changed:
   description: Whether C(fleet/holder.env) (the holder's socket and session) was (or in check mode
     would be) written or deleted, so the holder must restart
@@ -211,7 +226,8 @@ def main():
     if target.entry is None and params["state"] == "absent":
         # No fleet user, so nothing of the fleet's on this host.
         module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[],
-                         files_changed=[], holder_changed=False, mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
+                         files_changed=[], holder_changed=False, connector=False, connector_changed=False,
+                         mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
     roster = params["roster"]
     try:
         if params["state"] == "present":
@@ -265,6 +281,9 @@ def main():
                                   if rel.startswith(hostconfig.AGENTS_DIR + "/"))),
         files_changed=sorted(written) + deletes,
         holder_changed=hostconfig.HOLDER_ENV_FILE in written or hostconfig.HOLDER_ENV_FILE in deletes,
+        connector=hostconfig.CONNECTOR_FILE in wanted,
+        connector_changed=any(rel in written or rel in deletes
+                              for rel in (hostconfig.CONNECTOR_FILE, hostconfig.SECRETS_FILE)),
         mosaic_home=target.mosaic_home,
         home=target.home,
         user_exists=target.entry is not None,

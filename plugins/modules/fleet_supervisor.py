@@ -24,6 +24,10 @@ description:
     agents, starts the holder session and then runs C(start-agent-session.sh) for each agent whose
     session is missing or dead. Boot survival is off in this mode; when O(mode=auto) fell back to
     it, the module says so in a warning (not when V(tmux) was asked for)."
+  - "The orchestrator's chat connector (O(connector)): in V(systemd) mode the user unit
+    C(mosaic-connector.service) (C(Restart=on-failure)), in V(tmux) mode the session
+    C(mosaic-connector) on the holder's socket, whose shell loop runs C(connector run) again 5 s
+    after it ends. It joins the same C(enable --now), C(restart) and C(disable --now) commands."
   - V(auto) picks V(systemd) when C(systemctl) exists and the user manager is up or systemd is
     the init system (then enabling linger starts it), else V(tmux).
   - Sockets and the holder session come from the rendered C(fleet/roster.yaml)
@@ -74,6 +78,19 @@ options:
         runs when systemd reports a unit as needing a reload or not found.
     type: bool
     default: false
+  connector:
+    description:
+      - Run the orchestrator's chat connector on this host (C(tools/fleet/connector run)).
+        When false, a connector running here is stopped (and its unit disabled).
+      - Pass RV(mosaic.fleet.fleet_host_config#module:connector).
+    type: bool
+    default: false
+  restart_connector:
+    description:
+      - "The connector's configuration, credentials or code changed: restart it when it runs."
+      - Pass RV(mosaic.fleet.fleet_host_config#module:connector_changed).
+    type: bool
+    default: false
   linger:
     description:
       - In V(systemd) mode, enable linger for O(user) when it is off.
@@ -86,8 +103,8 @@ options:
     default: 30
   state:
     description:
-      - V(absent) stops (and in V(systemd) mode disables) the holder and every agent in O(agents),
-        O(prune) or with an env file under C(fleet/agents/).
+      - V(absent) stops (and in V(systemd) mode disables) the holder, the connector and every agent
+        in O(agents), O(prune) or with an env file under C(fleet/agents/).
     type: str
     choices: [present, absent]
     default: present
@@ -138,6 +155,12 @@ stopped:
   type: list
   elements: str
   sample: [coder3]
+connector:
+  description: What happened (or would happen) to the connector; null when nothing.
+  returned: always
+  type: str
+  choices: [started, restarted, stopped]
+  sample: started
 linger_enabled:
   description: Whether linger was (or would be) enabled by this run.
   returned: always
@@ -228,13 +251,15 @@ class Supervisor(object):
             # Fresh host in check mode: nothing to query yet, everything would start. Taking down
             # a host whose user manager is not running: no unit is running either.
             plan = supervisor.plan_systemd({}, agents, params["restart"], params["prune"], True,
-                                           params["restart_holder"], absent)
+                                           params["restart_holder"], absent, params["connector"],
+                                           params["restart_connector"])
         else:
             self.wait_for_manager()
             prune = list(params["prune"]) + (self.configured_agents() if absent else [])
-            units = supervisor.unique([sd.HOLDER_UNIT] + supervisor.unit_names(agents + prune))
+            units = supervisor.unique([sd.HOLDER_UNIT, sd.CONNECTOR_UNIT] + supervisor.unit_names(agents + prune))
             plan = supervisor.plan_systemd(self.show(units), agents, params["restart"], prune,
-                                           params["daemon_reload"], params["restart_holder"], absent)
+                                           params["daemon_reload"], params["restart_holder"], absent,
+                                           params["connector"], params["restart_connector"])
         env = self.systemd_env()
         if plan["daemon_reload"]:
             self.run(self.systemctl("daemon-reload"), env=env)
@@ -248,7 +273,7 @@ class Supervisor(object):
         # knows the socket: end whatever session is left on the fleet's sockets directly.
         leftovers = self.kill_sessions(params["prune"]) if params["prune"] and not absent else []
         stopped = plan["stopped"] + [n for n in leftovers if n not in plan["stopped"]]
-        result.update(started=plan["started"], restarted=plan["restarted"], stopped=stopped)
+        result.update(started=plan["started"], restarted=plan["restarted"], stopped=stopped, connector=plan["connector"])
         result["changed"] = bool(result["linger_enabled"] or plan["enable"] or plan["restart"] or plan["stop"]
                                  or leftovers)
         return result
@@ -300,7 +325,8 @@ class Supervisor(object):
         prune = list(params["prune"]) + (self.configured_agents() if absent else [])
         sockets = supervisor.unique([holder[0]] + [socket for _n, socket in placed])
         sessions = dict((socket, self.list_sessions(socket)) for socket in sockets) if self.entry else {}
-        plan = supervisor.plan_tmux(sessions, placed, params["restart"], prune, holder, absent)
+        plan = supervisor.plan_tmux(sessions, placed, params["restart"], prune, holder, absent,
+                                    params["connector"], params["restart_connector"])
 
         env = dict(self.user_env(), MOSAIC_TMUX_SOCKET=holder[0], MOSAIC_HOLDER_SESSION=holder[1])
         for socket, name in plan["kill"]:
@@ -309,6 +335,8 @@ class Supervisor(object):
             self.run(self.script("holder.sh", "start"), env=env)
         for name in plan["start"]:
             self.run(self.script("start-agent-session.sh", name), env=env)
+        if plan["start_connector"]:
+            self.run(self.as_user(supervisor.connector_session_argv(holder[0], self.mosaic_home)), env=env)
         if plan["stop_holder"]:
             self.run(self.script("holder.sh", "stop"), env=env)
         if params["restart_holder"] and not absent and sessions.get(holder[0], {}).get(holder[1]):
@@ -317,9 +345,10 @@ class Supervisor(object):
         warning = supervisor.mode_warning(params["mode"], "tmux", absent)
         if warning:
             self.module.warn(warning)
-        changed = bool(plan["kill"] or plan["start_holder"] or plan["start"] or plan["stop_holder"])
+        changed = bool(plan["kill"] or plan["start_holder"] or plan["start"] or plan["stop_holder"]
+                       or plan["start_connector"])
         return dict(changed=changed, linger_enabled=False, started=plan["started"],
-                    restarted=plan["restarted"], stopped=plan["stopped"])
+                    restarted=plan["restarted"], stopped=plan["stopped"], connector=plan["connector"])
 
 
 def main():
@@ -330,6 +359,8 @@ def main():
             restart=dict(type="list", elements="str", default=[]),
             prune=dict(type="list", elements="str", default=[]),
             restart_holder=dict(type="bool", default=False),
+            connector=dict(type="bool", default=False),
+            restart_connector=dict(type="bool", default=False),
             daemon_reload=dict(type="bool", default=False),
             linger=dict(type="bool", default=True),
             wait_timeout=dict(type="int", default=30),
@@ -346,13 +377,14 @@ def main():
                                   os.path.isdir("/run/systemd/system"), bus_up)
     if sup.entry is None:
         if absent:
-            module.exit_json(changed=False, mode=mode, started=[], restarted=[], stopped=[],
+            module.exit_json(changed=False, mode=mode, started=[], restarted=[], stopped=[], connector=None,
                              linger_enabled=False, commands=[])
         if not module.check_mode:
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
         # Check mode before the user is created: everything would be started.
-        module.exit_json(changed=bool(agents), mode=mode, started=agents, restarted=[], stopped=[],
-                         linger_enabled=mode == "systemd" and params["linger"], commands=[])
+        connector = "started" if params["connector"] and not absent else None
+        module.exit_json(changed=bool(agents or connector), mode=mode, started=agents, restarted=[], stopped=[],
+                         connector=connector, linger_enabled=mode == "systemd" and params["linger"], commands=[])
     try:
         result = sup.run_systemd(agents, absent) if mode == "systemd" else sup.run_tmux(agents, absent)
     except OSError as exc:

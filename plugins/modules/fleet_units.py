@@ -12,7 +12,8 @@ short_description: Install a fleet user's mosaic.fleet systemd user units, point
 version_added: 0.1.0
 description:
   - Copies the units the framework ships in C(MOSAIC_HOME/systemd/user/)
-    (C(mosaic-tmux-holder.service) and C(mosaic-agent@.service)) into the fleet user's
+    (C(mosaic-tmux-holder.service), C(mosaic-agent@.service) and C(mosaic-connector.service), the
+    orchestrator's chat connector, enabled by M(mosaic.fleet.fleet_supervisor) only where it runs) into the fleet user's
     C(~/.config/systemd/user/), unchanged.
   - The shipped units run the fleet from C(%h/.config/mosaic). When the fleet's MOSAIC_HOME is
     anywhere else, each unit also gets a drop-in, C(<unit>.d/mosaic-home.conf), that re-states
@@ -39,8 +40,8 @@ options:
       - The units to install or remove.
     type: list
     elements: str
-    choices: [mosaic-tmux-holder.service, mosaic-agent@.service]
-    default: [mosaic-tmux-holder.service, mosaic-agent@.service]
+    choices: [mosaic-tmux-holder.service, mosaic-agent@.service, mosaic-connector.service]
+    default: [mosaic-tmux-holder.service, mosaic-agent@.service, mosaic-connector.service]
   installed_only:
     description:
       - Only refresh the units of O(units) that are already installed (what a re-seed does, so

@@ -161,7 +161,7 @@ def _unit_dir(fleet):
     return fleet.home / ".config" / "systemd" / "user"
 
 
-UNITS = ("mosaic-tmux-holder.service", "mosaic-agent@.service")
+UNITS = ("mosaic-tmux-holder.service", "mosaic-agent@.service", "mosaic-connector.service")
 
 
 def test_custom_mosaic_home_units_get_drop_ins_rerun_and_take_down(fleet):

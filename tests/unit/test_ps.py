@@ -347,6 +347,14 @@ def test_holder_only_excluded_on_its_own_socket():
     assert [(s["socket"], s["session"]) for s in adhoc] == [("other", "mosaic-holder")]
 
 
+def test_connector_session_is_not_ad_hoc_on_the_holders_socket():
+    pane = ps.parse_panes(pane_line({"session_name": "mosaic-connector"}))
+    sessions = {"main": ps.group_sessions(pane), "other": ps.group_sessions(pane)}
+    viewers, adhoc = ps.classify_sessions(sessions, {}, {}, "mosaic-holder", "main")
+    assert viewers == []
+    assert [(s["socket"], s["session"]) for s in adhoc] == [("other", "mosaic-connector")]
+
+
 # ---------------------------------------------------------------------------------------------
 # selection, supervisor, argv
 

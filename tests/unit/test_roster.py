@@ -74,6 +74,10 @@ def test_name_equal_to_the_holder_session_is_refused_only_for_that_holder():
     assert paths(bad(fleet(agent("keeper"), tmux={"holder_session": "keeper"}))) == ["agents[2].name"]
 
 
+def test_name_equal_to_the_connector_session_is_refused():
+    assert paths(bad(fleet(agent("mosaic-connector")))) == ["agents[2].name"]
+
+
 def test_duplicate_names_point_at_the_second_use():
     violations = bad(fleet(agent("w"), agent("x"), agent("w")))
     assert paths(violations) == ["agents[4].name"]

@@ -36,7 +36,8 @@ def test_choose_mode(requested, systemctl, booted, manager, expected):
 
 def test_systemd_everything_up_means_no_command():
     plan = supervisor.plan_systemd(states(up=["a", "b"]), ["a", "b"])
-    assert plan == dict(daemon_reload=False, enable=[], restart=[], stop=[], started=[], restarted=[], stopped=[])
+    assert plan == dict(daemon_reload=False, enable=[], restart=[], stop=[], started=[], restarted=[], stopped=[],
+                        connector=None)
 
 
 def test_systemd_fresh_host_enables_holder_and_agents_in_one_call():

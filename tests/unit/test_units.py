@@ -95,7 +95,8 @@ def test_plan_units_custom_home_adds_one_drop_in_per_unit():
     files, unwanted = sd.plan_units(SHIPPED, "/home/fleet/fleet-home", "/home/fleet")
     assert unwanted == []
     assert sorted(files) == sorted(list(SHIPPED) + ["mosaic-tmux-holder.service.d/mosaic-home.conf",
-                                                    "mosaic-agent@.service.d/mosaic-home.conf"])
+                                                    "mosaic-agent@.service.d/mosaic-home.conf",
+                                                    "mosaic-connector.service.d/mosaic-home.conf"])
     assert all(files[u] == SHIPPED[u] for u in SHIPPED)
 
 

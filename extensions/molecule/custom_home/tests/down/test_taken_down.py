@@ -2,7 +2,7 @@
 drop-ins and its rendered files are gone; the framework in the custom home stays."""
 from fleetcheck import HOLDER_UNIT, FleetUser
 
-UNITS = [HOLDER_UNIT, "mosaic-agent@.service"]
+UNITS = [HOLDER_UNIT, "mosaic-agent@.service", "mosaic-connector.service"]
 
 
 def test_units_and_drop_ins_are_gone(host):

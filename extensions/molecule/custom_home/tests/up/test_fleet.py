@@ -11,7 +11,7 @@ from fleet_tests import (  # noqa: F401  pylint: disable=unused-import
 
 from fleetcheck import HOLDER_UNIT
 
-UNITS = [HOLDER_UNIT, "mosaic-agent@.service"]
+UNITS = [HOLDER_UNIT, "mosaic-agent@.service", "mosaic-connector.service"]
 DROPIN = "mosaic-home.conf"
 
 

@@ -1,0 +1,77 @@
+"""The orchestrator's chat connector as a service, through the real stand-up playbook in tmux
+mode and a real Synapse: the role starts the `mosaic-connector` session where the orchestrator
+runs, a Matrix message reaches the stub orchestrator's pane, a re-run changes nothing, switching
+the roster back to `connector: {kind: tmux}` stops it and the take-down removes it."""
+
+import json
+import os
+import subprocess
+
+from framework_util import wait_for
+from test_standup import Fleet, collections_path, stub  # noqa: F401 pylint: disable=unused-import
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+SESSION = contract.CONNECTOR_SESSION
+
+
+def stub_texts(fleet):
+    path = fleet.mosaic_home / "fleet" / "run" / "orchestrator.stub.log"
+    if not path.exists():
+        return []
+    return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
+
+
+def sessions(fleet):
+    return dict((name, dead) for name, dead in fleet.list_panes("#{session_name}\t#{pane_dead}"))
+
+
+def test_stand_up_runs_the_connector_where_the_orchestrator_is_and_removes_it(
+        tmp_path, socket_name, collections_path, synapse):  # noqa: F811 pylint: disable=redefined-outer-name
+    human, bot = synapse.user("human"), synapse.user("bot")
+    room = human.create_room(invite=[bot.user_id])
+    bot.join(room)
+    fleet = Fleet(tmp_path, socket_name, collections_path)
+    try:
+        roster = fleet.roster(stub("orchestrator", "orchestrator"), stub("worker"))
+        roster["connector"] = {"kind": "matrix", "matrix": {
+            "homeserver_url": synapse.url, "user_id": bot.user_id, "room_id": room,
+            "allowed_senders": [human.user_id]}}
+        variables = fleet.variables(roster, mosaic_fleet_secrets={"MOSAIC_MATRIX_TOKEN": bot.token})
+
+        first = fleet.run_playbook("fleet", variables)
+        assert first.returncode == 0, first.stdout + first.stderr
+        assert sessions(fleet).get(SESSION) == "0", sessions(fleet)
+        human.send(room, "hello from matrix")
+        wait_for(lambda: any("hello from matrix" in t for t in stub_texts(fleet)), timeout=60,
+                 what="the Matrix message in the orchestrator's pane")
+        text = [t for t in stub_texts(fleet) if "hello from matrix" in t][0]
+        assert "[matrix message from %s in %s" % (human.user_id, room) in text
+
+        second = fleet.run_playbook("fleet", variables)
+        assert fleet.recap(second)["changed"] == 0, second.stdout
+        # fleet_ps counts the connector's session neither as an agent nor as ad hoc.
+        ps = subprocess.run(
+            [os.path.join(REPO, ".venv", "bin", "ansible"),
+             "localhost", "-i", str(fleet.inventory), "-m", "mosaic.fleet.fleet_ps",
+             "-a", "supervisor=tmux mosaic_home=%s" % fleet.mosaic_home], capture_output=True, text=True, env=fleet.env, timeout=120, check=False)
+        assert "SUCCESS" in ps.stdout, ps.stdout + ps.stderr
+        result = json.loads(ps.stdout[ps.stdout.index("=> {") + 3:])
+        assert [s["session"] for s in result["adhoc_sessions"]] == [], result["adhoc_sessions"]
+        assert result["connector"]["state"] == "healthy", result["connector"]
+
+        back = dict(roster, connector={"kind": "tmux"})
+        tmux = fleet.run_playbook("fleet", fleet.variables(back, mosaic_fleet_secrets={"MOSAIC_MATRIX_TOKEN": bot.token}))
+        assert tmux.returncode == 0, tmux.stdout + tmux.stderr
+        assert SESSION not in sessions(fleet) and "orchestrator" in sessions(fleet)
+        assert not (fleet.mosaic_home / "fleet" / "connector.json").exists()
+
+        again = fleet.run_playbook("fleet", variables)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert sessions(fleet).get(SESSION) == "0"
+        down = fleet.run_playbook("fleet", dict(variables, mosaic_fleet_state="absent"))
+        assert down.returncode == 0, down.stdout + down.stderr
+        assert SESSION not in sessions(fleet)
+    finally:
+        fleet.kill_server()
