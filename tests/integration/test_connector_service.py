@@ -5,6 +5,7 @@ the roster back to `connector: {kind: tmux}` stops it and the take-down removes 
 
 import json
 import os
+import signal
 import subprocess
 
 from framework_util import wait_for
@@ -23,6 +24,15 @@ def stub_texts(fleet):
     return [json.loads(line)["text"] for line in path.read_text().splitlines() if line.strip()]
 
 
+def pane_pid(fleet):
+    return int(dict(fleet.list_panes("#{session_name}\t#{pane_pid}"))[SESSION])
+
+
+def children(pid):
+    proc = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True, check=False)
+    return [int(p) for p in proc.stdout.split()]
+
+
 def sessions(fleet):
     return dict((name, dead) for name, dead in fleet.list_panes("#{session_name}\t#{pane_dead}"))
 
@@ -39,6 +49,10 @@ def test_stand_up_runs_the_connector_where_the_orchestrator_is_and_removes_it(
             "homeserver_url": synapse.url, "user_id": bot.user_id, "room_id": room,
             "allowed_senders": [human.user_id]}}
         variables = fleet.variables(roster, mosaic_fleet_secrets={"MOSAIC_MATRIX_TOKEN": bot.token})
+
+        check = fleet.run_playbook("fleet", variables, ["--check"])
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert fleet.list_panes("#{session_name}") == []      # check mode starts nothing
 
         first = fleet.run_playbook("fleet", variables)
         assert first.returncode == 0, first.stdout + first.stderr
@@ -60,6 +74,18 @@ def test_stand_up_runs_the_connector_where_the_orchestrator_is_and_removes_it(
         result = json.loads(ps.stdout[ps.stdout.index("=> {") + 3:])
         assert [s["session"] for s in result["adhoc_sessions"]] == [], result["adhoc_sessions"]
         assert result["connector"]["state"] == "healthy", result["connector"]
+
+        # Supervised in tmux mode: the session's loop runs `connector run` again after it dies.
+        loop = pane_pid(fleet)
+        first_run = children(loop)
+        assert len(first_run) == 1, first_run
+        os.kill(first_run[0], signal.SIGKILL)
+        wait_for(lambda: children(loop) not in ([], first_run), timeout=20, what="the connector run again")
+        # A new connector.json restarts it (a new session); the roster's other agents stay.
+        roster["connector"]["matrix"]["allowed_senders"] = [human.user_id, bot.user_id]
+        changed = fleet.run_playbook("fleet", variables)
+        assert changed.returncode == 0, changed.stdout + changed.stderr
+        assert pane_pid(fleet) != loop and sessions(fleet).get(SESSION) == "0"
 
         back = dict(roster, connector={"kind": "tmux"})
         tmux = fleet.run_playbook("fleet", fleet.variables(back, mosaic_fleet_secrets={"MOSAIC_MATRIX_TOKEN": bot.token}))
