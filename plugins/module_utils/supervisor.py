@@ -81,12 +81,13 @@ def _connector_outcome(start, restart, stop):
 
 
 def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, restart_holder=False, absent=False,
-                 connector=False, restart_connector=False):
+                 connector=None, restart_connector=False):
     """What to do on a systemd host.
 
     ``states``: unit name -> properties (from ``systemctl show``) for the holder, every agent,
-    every pruned agent and the connector unit. ``connector``: the connector runs here (the host
-    has a ``fleet/connector.json``); ``restart_connector``: its configuration changed. Returns a
+    every pruned agent and the connector unit. ``connector``: True when the connector runs here
+    (the host has a ``fleet/connector.json``), False when it must not, None to leave it as it is
+    (a take-down stops it all the same); ``restart_connector``: its configuration changed. Returns a
     dict of ``daemon_reload`` (bool), ``enable`` (units for ONE ``enable --now``), ``restart``
     (units for one ``restart``), ``stop`` (units for one ``disable --now``), the agent names
     ``started``, ``restarted``, ``stopped`` and ``connector`` (``started``, ``restarted``,
@@ -105,6 +106,7 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
     def state(unit):
         return states.get(unit, {})
 
+    keep = connector is None and not absent
     connector = bool(connector) and not absent
     wanted_connector = [CONNECTOR_UNIT] if connector else []
     reload_needed = bool(daemon_reload) or any(
@@ -123,7 +125,7 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
     connector_restarted = connector and bool(restart_connector) and not connector_started
     if connector_restarted:
         restart_units = restart_units + [CONNECTOR_UNIT]
-    if not connector:
+    if not connector and not keep:
         wanted_down = [CONNECTOR_UNIT] + wanted_down
     stop = [u for u in wanted_down if not _is_down(state(u))]
     stopped = [n for n in prune if agent_unit(n) in stop]
@@ -156,7 +158,7 @@ def connector_session_argv(socket, mosaic_home):
 
 
 def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER_SESSION), absent=False,
-              connector=False, restart_connector=False):
+              connector=None, restart_connector=False):
     """What to do on a host without a systemd user manager.
 
     ``sessions``: socket -> {session: alive} for every socket of interest; ``agents``: list of
@@ -187,11 +189,12 @@ def plan_tmux(sessions, agents, restart=(), prune=(), holder=("", DEFAULT_HOLDER
     restarted = [n for n in unique(restart) if n in placed and alive(placed[n], n)]
     kill += [(placed[n], n) for n in restarted]
     start = [n for n in placed if n in restarted or not alive(placed[n], n)]
+    keep = connector is None and not absent
     connector = bool(connector) and not absent
     present = CONNECTOR_SESSION in sessions.get(holder_socket, {})
     up = alive(holder_socket, CONNECTOR_SESSION)
     connector_restarted = connector and up and bool(restart_connector)
-    connector_stopped = not connector and present
+    connector_stopped = not connector and not keep and present
     if connector_restarted or connector_stopped or (connector and present and not up):
         kill.append((holder_socket, CONNECTOR_SESSION))
     start_connector = connector and (connector_restarted or not up)

@@ -80,14 +80,15 @@ options:
     default: false
   connector:
     description:
-      - Run the orchestrator's chat connector on this host (C(tools/fleet/connector run)).
-        When false, a connector running here is stopped (and its unit disabled).
+      - V(true) runs the orchestrator's chat connector on this host (C(tools/fleet/connector run));
+        V(false) stops a connector running here (and disables its unit); unset leaves it as it is
+        (O(state=absent) stops it all the same).
       - Pass RV(mosaic.fleet.fleet_host_config#module:connector).
     type: bool
-    default: false
   restart_connector:
     description:
-      - "The connector's configuration, credentials or code changed: restart it when it runs."
+      - "The connector's configuration, credentials or code changed: restart it when it runs
+        (with O(connector=true))."
       - Pass RV(mosaic.fleet.fleet_host_config#module:connector_changed).
     type: bool
     default: false
@@ -359,7 +360,7 @@ def main():
             restart=dict(type="list", elements="str", default=[]),
             prune=dict(type="list", elements="str", default=[]),
             restart_holder=dict(type="bool", default=False),
-            connector=dict(type="bool", default=False),
+            connector=dict(type="bool"),
             restart_connector=dict(type="bool", default=False),
             daemon_reload=dict(type="bool", default=False),
             linger=dict(type="bool", default=True),

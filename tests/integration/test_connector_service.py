@@ -77,6 +77,14 @@ def test_stand_up_runs_the_connector_where_the_orchestrator_is_and_removes_it(
 
         # Supervised in tmux mode: the session's loop runs `connector run` again after it dies.
         loop = pane_pid(fleet)
+        # fleet_supervisor without `connector` (as fleet_relaunch calls it) leaves the connector be.
+        relaunch = subprocess.run(
+            [os.path.join(REPO, ".venv", "bin", "ansible"), "localhost", "-i", str(fleet.inventory),
+             "-m", "mosaic.fleet.fleet_supervisor", "-a", "mode=tmux mosaic_home=%s agents=orchestrator "
+             "restart=orchestrator" % fleet.mosaic_home], capture_output=True, text=True, env=fleet.env,
+            timeout=120, check=False)
+        assert "CHANGED" in relaunch.stdout, relaunch.stdout + relaunch.stderr
+        assert '"connector": null' in relaunch.stdout and pane_pid(fleet) == loop, relaunch.stdout
         first_run = children(loop)
         assert len(first_run) == 1, first_run
         os.kill(first_run[0], signal.SIGKILL)

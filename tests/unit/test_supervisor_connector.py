@@ -58,13 +58,26 @@ def test_systemd_take_down_wins_over_connector():
     assert plan["stop"][0] == CONNECTOR and CONNECTOR not in plan["enable"] + plan["restart"]
 
 
+@pytest.mark.parametrize("state", [UP, DOWN])
+def test_unset_connector_is_left_as_it_is(state):
+    """fleet_relaunch and the reseed playbook call fleet_supervisor without ``connector``."""
+    plan = supervisor.plan_systemd(states(state), ["orch"], restart=["orch"], connector=None, restart_connector=True)
+    assert CONNECTOR not in plan["enable"] + plan["restart"] + plan["stop"] and plan["connector"] is None
+    for alive in (True, False, None):
+        plan = tmux_plan(alive, connector=None, restart_connector=True)
+        assert plan["kill"] == [] and not plan["start_connector"] and plan["connector"] is None
+    assert supervisor.plan_systemd(states(state), [], absent=True)["stop"][0] == CONNECTOR or state is DOWN
+    assert tmux_plan(True, absent=True)["connector"] == "stopped"
+
+
 def test_systemd_connector_already_down_and_disabled_means_nothing():
-    plan = supervisor.plan_systemd(states(DOWN), ["orch"])
+    plan = supervisor.plan_systemd(states(DOWN), ["orch"], connector=False)
     assert plan["stop"] == [] and plan["connector"] is None
 
 
 def test_systemd_enabled_but_dead_connector_is_stopped_when_not_wanted():
-    plan = supervisor.plan_systemd(states({"ActiveState": "failed", "UnitFileState": "enabled"}), ["orch"])
+    plan = supervisor.plan_systemd(states({"ActiveState": "failed", "UnitFileState": "enabled"}), ["orch"],
+                                   connector=False)
     assert plan["stop"] == [CONNECTOR]
 
 
@@ -102,7 +115,7 @@ def test_tmux_connector_not_wanted_or_taken_down_is_killed(absent):
 
 
 def test_tmux_no_connector_means_nothing():
-    plan = tmux_plan(None)
+    plan = tmux_plan(None, connector=False)
     assert plan["kill"] == [] and not plan["start_connector"] and plan["connector"] is None
 
 
