@@ -66,3 +66,47 @@ def test_only_the_orchestrators_sheet_gets_the_reply_command():
     assert "    ~/.config/mosaic/tools/fleet/connector reply -m - <<'EOF'" in sheet
     assert "--thread $root" in sheet
     assert "connector reply" not in render_comms_sheet(fleet(), "coder0")
+
+
+class _Spooled:
+    """The part of a Matrix connector the service's spool reads."""
+
+    def __init__(self, spool):
+        self.spool = spool
+
+
+def test_an_event_delivered_once_is_never_spooled_again(tmp_path):
+    # Whatever the homeserver sends again (a replayed /sync after a crash), the ledger of
+    # delivered events keeps the orchestrator from getting a message twice.
+    framework = framework_connector()
+    service = framework.Service(_Spooled(str(tmp_path / "spool")), str(tmp_path), "orch")
+    message = framework.Inbound("$ev1", "@alice:example.org", "!ops", "hello")
+    service.spool(message, 1)
+    [(record, path)] = service.pending_in()
+    assert record["event_id"] == "$ev1"
+    with open(path + ".out", "w", encoding="utf-8") as handle:
+        handle.write('{"outcome": "delivered"}\n')
+    service.mark_delivered("$ev1", path)
+    assert service.pending_in() == [] and not os.path.exists(path + ".out")
+    service.spool(message, 2)
+    assert service.pending_in() == []
+    assert service.was_delivered("$ev1") and not service.was_delivered("$ev2")
+    assert oct(os.stat(service.delivered_path()).st_mode & 0o777) == "0o600"
+
+
+def test_the_ledger_keeps_the_newest_ids(tmp_path):
+    framework = framework_connector()
+    service = framework.Service(_Spooled(str(tmp_path / "spool")), str(tmp_path), "orch")
+    for i in range(framework.DELIVERED_KEEP + 5):
+        service.mark_delivered("$ev%d" % i, str(tmp_path / "gone.json"))
+    assert not service.was_delivered("$ev0") and service.was_delivered("$ev%d" % (framework.DELIVERED_KEEP + 4))
+
+
+def test_the_outcome_is_read_from_the_senders_report(tmp_path):
+    framework = framework_connector()
+    report = tmp_path / "r.out"
+    assert framework.report_outcome(str(report)) == "not_delivered"
+    report.write_text('noise\n{"outcome": "unconfirmed"}\n')
+    assert framework.report_outcome(str(report)) == "unconfirmed"
+    report.write_text("not json\n")
+    assert framework.report_outcome(str(report)) == "not_delivered"

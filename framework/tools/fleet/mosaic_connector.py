@@ -35,6 +35,7 @@ SECRETS_FILE = "credentials/fleet.env"
 SPOOL_DIR = "fleet/spool"               # <kind>/in/*.json (inbound), <kind>/out/*.json (replies)
 STATE_DIR = "fleet/run"                 # connector.<kind>.json: the sync position
 AUDIT_LOG = "fleet/log/connector.log"   # one JSON line per decision (no message text)
+DELIVERED_KEEP = 1000                    # event ids kept in the spool's ledger of delivered events
 SEND_LOG = "fleet/log/send.log"         # agent-send.sh's audit line per send
 SEND_TOOL = "tools/tmux/agent-send.sh"
 MAX_TEXT_BYTES = 16000                  # a message's text, either way (UTF-8 bytes)
@@ -109,16 +110,32 @@ def bounded(text):
     return cut + "\n[... %d more bytes not shown]" % (len(data) - len(cut.encode("utf-8")))
 
 
-def write_private(path, data):
-    """Write ``data`` (a dict) as JSON to ``path`` atomically, mode 0600."""
+def write_private_text(path, text):
+    """Write ``text`` to ``path`` atomically, mode 0600."""
     os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
     tmp = "%s.%d.tmp" % (path, os.getpid())
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(data, handle)
+        handle.write(text)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def write_private(path, data):
+    """Write ``data`` (a dict) as JSON to ``path`` atomically, mode 0600."""
+    write_private_text(path, json.dumps(data))
+
+
+def report_outcome(path):
+    """The outcome in agent-send.sh's --json report (its last line) in the file ``path``, or
+    ``not_delivered`` when there is none."""
+    try:
+        with open(path, encoding="utf-8", errors="replace") as handle:
+            lines = handle.read().strip().splitlines()
+        return json.loads(lines[-1]).get("outcome") or "not_delivered"
+    except (OSError, ValueError, IndexError, AttributeError):
+        return "not_delivered"
 
 
 def read_json(path):
@@ -436,9 +453,38 @@ class Service:
     def spool_file(self, event_id):
         return os.path.join(self.inbox, hashlib.sha256(event_id.encode("utf-8")).hexdigest()[:40] + ".json")
 
+    def delivered_path(self):
+        return os.path.join(self.c.spool, "delivered")
+
+    def was_delivered(self, event_id):
+        """Whether ``event_id`` is in the ledger of delivered events (whatever the homeserver
+        sends again after a restart, an event is delivered once)."""
+        try:
+            with open(self.delivered_path(), encoding="utf-8") as handle:
+                return any(line.rstrip("\n") == event_id for line in handle)
+        except OSError:
+            return False
+
+    def mark_delivered(self, event_id, path):
+        """Record ``event_id`` as delivered (the last DELIVERED_KEEP kept), then drop its spool
+        file: a crash in between leaves a spool file that the ledger says not to send again."""
+        ledger = self.delivered_path()
+        try:
+            with open(ledger, encoding="utf-8") as handle:
+                ids = [line.rstrip("\n") for line in handle if line.strip()]
+        except OSError:
+            ids = []
+        ids = (ids + [event_id])[-DELIVERED_KEEP:]
+        write_private_text(ledger, "".join(i + "\n" for i in ids))
+        for stale in (path, path + ".out"):
+            try:
+                os.unlink(stale)
+            except FileNotFoundError:
+                pass
+
     def spool(self, message, seq):
         path = self.spool_file(message.event_id)
-        if os.path.exists(path):
+        if os.path.exists(path) or self.was_delivered(message.event_id):
             return
         record = message.as_dict()
         record["seq"] = seq
@@ -460,10 +506,11 @@ class Service:
         records.sort(key=lambda item: (item[0].get("ts", 0), item[0].get("seq", 0)))
         return records
 
-    def already_delivered(self, record, argv, text):
+    def already_delivered(self, record, argv, text, report):
         """Whether a send that an earlier connector process started for ``record`` (it died
         before removing the spool file) was delivered: wait for that agent-send.sh to finish,
-        then look for its ``outcome=delivered`` line with this text's sha256 in send.log."""
+        then read its report (the file ``report``), else look for its ``outcome=delivered`` line
+        with this text's sha256 in send.log."""
         pid, deadline = record.get("sender_pid"), time.time() + 120
         while pid and time.time() < deadline:
             try:
@@ -471,6 +518,8 @@ class Service:
             except OSError:
                 break
             time.sleep(0.1)
+        if report_outcome(report) == "delivered":
+            return True
         dry = subprocess.run(argv + ["--dry-run"], input=text, capture_output=True, text=True, check=False,
                              timeout=60)
         try:
@@ -494,26 +543,28 @@ class Service:
             message = Inbound.from_dict(record)
             text = message.preamble() + "\n" + message.text
             argv = [tool, "-S", message.source(), "-s", self.orchestrator, "-m", "-", "--json"]
-            if "sender_pid" in record and self.already_delivered(record, argv, text):
-                os.unlink(path)
+            if self.was_delivered(message.event_id) or (
+                    "sender_pid" in record and self.already_delivered(record, argv, text, path + ".out")):
+                self.mark_delivered(message.event_id, path)
                 self.audit("delivered", event_id=message.event_id, sender=message.sender, to=self.orchestrator,
                            found="send.log (sent before a restart)")
                 continue
-            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,  # pylint: disable=consider-using-with
-                                    stderr=subprocess.PIPE, text=True)
+            # The report goes to a file, not a pipe: a sender that outlives a killed connector
+            # still finishes its send and its audit line (a dead pipe would end it with SIGPIPE).
+            with open(path + ".out", "w", encoding="utf-8") as out:
+                os.chmod(path + ".out", 0o600)
+                proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=out,  # pylint: disable=consider-using-with
+                                        stderr=subprocess.DEVNULL, text=True, start_new_session=True)
             record["sender_pid"] = proc.pid  # in flight: a restart checks send.log before sending again
             write_private(path, record)
             try:
-                stdout, _stderr = proc.communicate(text, timeout=120)
+                proc.communicate(text, timeout=120)
             except subprocess.TimeoutExpired:
                 proc.kill()
-                stdout, _stderr = proc.communicate()
-            try:
-                outcome = json.loads(stdout.strip().splitlines()[-1]).get("outcome")
-            except (ValueError, IndexError):
-                outcome = "not_delivered"
+                proc.communicate()
+            outcome = report_outcome(path + ".out")
             if outcome == "delivered":
-                os.unlink(path)
+                self.mark_delivered(message.event_id, path)
                 self.audit("delivered", event_id=message.event_id, sender=message.sender, to=self.orchestrator)
                 self.backoff = 1.0
                 continue
@@ -522,6 +573,7 @@ class Service:
                 held = os.path.join(self.c.spool, "unconfirmed")
                 os.makedirs(held, mode=0o700, exist_ok=True)
                 os.replace(path, os.path.join(held, os.path.basename(path)))
+                os.unlink(path + ".out")
                 self.audit("unconfirmed", event_id=message.event_id, sender=message.sender, to=self.orchestrator)
                 continue
             self.audit("retry", event_id=message.event_id, outcome=outcome, in_seconds=self.backoff)
