@@ -482,3 +482,36 @@ def test_the_text_reaches_tmux_through_a_private_file(start_agent, fleet_env, so
     path = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "locks", "send.%s.coder0.text" % socket_name)
     info = os.stat(path)
     assert info.st_mode & 0o077 == 0 and info.st_size == 0  # the user's alone, and emptied after use
+
+
+SLOW_ECHO = r'''
+import os, sys, termios, time, tty
+tty.setraw(0)
+out = lambda b: (os.write(1, b), None)[1]
+out(b"slow> ")
+line = b""
+while True:
+    ch = os.read(0, 1)
+    if ch == b"\r":
+        half = len(line) // 2
+        # Like the stub: the input line is cleared, then the transcript shows the text.
+        out(b"\r\x1b[2Kyou said:\r\n" + line[:half])
+        time.sleep(float(sys.argv[1]))   # a long echo stalled half-way (tmux starved on a busy host)
+        out(line[half:] + b"\r\nslow> ")
+        line = b""
+    elif ch:
+        line += ch
+        out(ch)
+'''
+
+
+def test_an_echo_stalled_half_way_is_not_taken_for_an_answer(start_agent, fleet_env, socket_name, tmp_path):
+    # The screen changes at the Enter and then holds still for a second in the middle of the
+    # message's echo: that is the program still showing the message, not its answer.
+    program = tmp_path / "slow_echo.py"
+    program.write_text(SLOW_ECHO)
+    start_agent("coder0", command="exec python3 %s 1.0" % program, ready="slow> ", width=220)
+    message = printable(120, 7)
+    rc, report, _err, _took = send(fleet_env, "coder0", message, socket=socket_name)
+    assert rc == 0 and report["outcome"] == "delivered", report
+    assert report["evidence"] == "transcript", report

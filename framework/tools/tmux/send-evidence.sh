@@ -60,6 +60,7 @@ parse_snapshot() {  # parse_snapshot PREFIX FIRST LAST: snap[FIRST..LAST] is a c
   local LC_ALL=C IFS=$'\n' cur n from=$(($3 - RECENT_LINES))
   ((from >= $2)) || from=$2
   cur=${snap[$3]}
+  printf -v "${1}_cur" '%s' "$cur"
   printf -v "${1}_above" '%s' "${snap[*]:$2:$3-$2}"
   printf -v "${1}_recent" '%s' "${snap[*]:from:$3-from}"
   count_of "$cur" "$probe" n; printf -v "${1}_cur_probe" '%s' "$n"
@@ -118,6 +119,18 @@ pasted_evidence() {  # the message (or a placeholder) now stands at the cursor
   snapshot p || return 1
   ((p_cur_probe > base_cur_probe || p_cur_ph > base_cur_ph))
 }
+# The program still drawing this message's echo is not its answer: on a loaded host tmux can
+# stall for a while in the middle of a long echo. While the newest text on the screen (the end of
+# the cursor's line, or of the last line above it) is a piece of the message, keep looking.
+drawing_message() {
+  local LC_ALL=C line piece
+  for line in "$e_cur" "${e_above##*$'\n'}"; do
+    ((${#line} >= 32)) || continue
+    piece=${line: -32}
+    [[ $text == *"$piece"* ]] && return 0
+  done
+  return 1
+}
 settled_above="" settled_at=0
 submitted_evidence() {  # it left the cursor line, and the transcript above took it in
   snapshot e || return 1
@@ -137,6 +150,7 @@ submitted_evidence() {  # it left the cursor line, and the transcript above took
   # so a half-drawn transcript (a long echo stalls for milliseconds on a busy host) is not
   # taken for an answer.
   [[ $e_above != "$p_above" ]] || return 1
+  drawing_message && return 1
   local t
   now_us t
   if [[ $e_above == "$settled_above" ]]; then
