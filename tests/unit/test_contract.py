@@ -147,6 +147,13 @@ def test_the_roster_schema_states_the_name_rule_as_the_contract_does():
     assert schema["$defs"]["agent"]["properties"]["class"]["pattern"] == "^%s$" % contract.NAME_BOUNDED
 
 
+def test_the_roster_schema_holder_session_follows_the_name_rule():
+    # holder.sh checks the holder session with the name rule: the schema must refuse what it refuses.
+    with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
+        schema = json.load(handle)
+    assert schema["properties"]["tmux"]["properties"]["holder_session"]["pattern"] == "^%s$" % contract.NAME_BOUNDED
+
+
 def test_the_roster_schema_default_holder_session_is_the_contract_one():
     with open(os.path.join(REPO, "framework", "fleet", "roster.schema.json")) as handle:
         schema = json.load(handle)
