@@ -186,8 +186,15 @@ TABLE = {
             'env': {
                 'CLAUDE_CODE_DISABLE_1M_CONTEXT': '1',
                 'CLAUDE_CODE_AUTO_COMPACT_WINDOW': '200000',
+                'DISABLE_AUTOUPDATER': '1',
+                'CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC': '1',
+                'CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL': '1',
+                'DISABLE_INSTALLATION_CHECKS': '1',
             },
-            'env_how': "the fleet's 200k context cap",
+            'env_how': (
+                "the fleet's 200k context cap; no self-update, installation "
+                'checks or non-essential traffic'
+            ),
             'process_names': ['claude', 'node'],
         },
         'codex': {
@@ -265,7 +272,15 @@ TABLE = {
                     ['--append-system-prompt', '{prompt}'],
                 ],
             },
-            'env': {},
+            'env': {
+                'PI_OFFLINE': '1',
+                'PI_SKIP_VERSION_CHECK': '1',
+                'PI_TELEMETRY': '0',
+            },
+            'env_how': (
+                'no startup network operations (version check, tool '
+                'downloads) or install telemetry'
+            ),
             'process_names': ['node', 'pi'],
         },
         'opencode': {
@@ -313,7 +328,17 @@ TABLE = {
                     },
                 },
             },
-            'env': {},
+            'env': {
+                'OPENCODE_DISABLE_AUTOUPDATE': '1',
+                'OPENCODE_DISABLE_MODELS_FETCH': '1',
+                'OPENCODE_DISABLE_SHARE': '1',
+                'OPENCODE_DISABLE_LSP_DOWNLOAD': '1',
+                'OPENCODE_DISABLE_DEFAULT_PLUGINS': '1',
+            },
+            'env_how': (
+                'no self-update, model catalogue fetch, sharing, LSP '
+                'downloads or default plugins'
+            ),
             'process_names': ['opencode', 'node', 'bun'],
         },
         'stub': {

@@ -15,6 +15,7 @@ from framework_util import tmux as tmux_cmd
 from framework_util import install_framework
 from framework_util import wait_for
 from matrix_util import synapse  # noqa: F401  pylint: disable=unused-import
+from mock_model import MockModel, prepare_home
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 FRAMEWORK = os.path.join(REPO, "framework")
@@ -140,3 +141,25 @@ def pi_command(request):
             pytest.fail("MOSAIC_TEST_PI=%s is not an executable file" % override, pytrace=False)
         return override
     return os.path.join(request.getfixturevalue("runtime_bin"), "pi")
+
+
+@pytest.fixture(scope="module")
+def mock_model(runtime_bin, tmp_path_factory):
+    """The mock model server (tests/integration/mock_model.py: usage at its top), one per test
+    module; ``script()`` its answers in each test."""
+    server = MockModel(runtime_bin, str(tmp_path_factory.mktemp("mock-model"))).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def runtime_home(mock_model, runtime_bin, tmp_path):
+    """runtime_home(runtime, workdir, home=None, model="mock-model") -> env: a fresh HOME (under
+    tmp_path, or ``home``) with the fleet's first-run state for ``runtime`` pointed at
+    ``mock_model`` (mock_model.prepare_home)."""
+
+    def make(runtime, workdir, home=None, **kwargs):
+        home = home or str(tmp_path / ("home-" + runtime))
+        return prepare_home(home, runtime, workdir, mock_model.url, runtime_bin, **kwargs)
+
+    return make

@@ -18,7 +18,13 @@ LAUNCHER = os.path.join(assembled_framework(), "tools", "fleet", "launch-agent")
 HOME = "/nonexistent/home/.config/mosaic"  # placeholder in the table, replaced by the real one
 PROMPT = object()  # placeholder for the expected appended prompt
 PI_EXT = HOME + "/tools/fleet/pi-heartbeat.ts"
-CLAUDE_ENV = ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
+CLAUDE_ENV = ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000",
+              # unattended: no self-update, installation checks or non-essential traffic
+              "DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+              "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1", "DISABLE_INSTALLATION_CHECKS=1"]
+PI_ENV = ["PI_OFFLINE=1", "PI_SKIP_VERSION_CHECK=1", "PI_TELEMETRY=0"]
+OPENCODE_ENV = ["OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_SHARE=1",
+                "OPENCODE_DISABLE_LSP_DOWNLOAD=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1"]
 
 
 def launch(mosaic_home, *args, **env_vars):
@@ -92,19 +98,17 @@ CASES = [
                                "-c", "<developer_instructions>", "-c", "<notify>"], []),
     ("codex", "openai/o3", ["codex", "--dangerously-bypass-approvals-and-sandbox", "-m", "o3",
                             "-c", "<developer_instructions>", "-c", "<notify>"], []),
-    ("pi", "", ["pi", "-e", PI_EXT, "--append-system-prompt", PROMPT], []),
+    ("pi", "", ["pi", "-e", PI_EXT, "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "openai-codex/gpt-5.5:high", ["pi", "-e", PI_EXT, "--provider", "openai-codex", "--model", "gpt-5.5",
-                                         "--thinking", "high", "--append-system-prompt", PROMPT],
-     []),
-    ("pi", "sonnet", ["pi", "-e", PI_EXT, "--model", "sonnet", "--append-system-prompt", PROMPT],
-     []),
+                                         "--thinking", "high", "--append-system-prompt", PROMPT], PI_ENV),
+    ("pi", "sonnet", ["pi", "-e", PI_EXT, "--model", "sonnet", "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "sonnet:xhigh", ["pi", "-e", PI_EXT, "--model", "sonnet", "--thinking", "xhigh",
-                            "--append-system-prompt", PROMPT], []),
+                            "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "ollama/llama3:8b", ["pi", "-e", PI_EXT, "--provider", "ollama", "--model", "llama3:8b",
-                                "--append-system-prompt", PROMPT], []),
+                                "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "openrouter/anthropic/claude-x", ["pi", "-e", PI_EXT, "--provider", "openrouter", "--model",
                                              "anthropic/claude-x", "--append-system-prompt",
-                                             PROMPT], []),
+                                             PROMPT], PI_ENV),
     ("opencode", "", ["opencode"], ["<opencode>"]),
     ("opencode", "anthropic/claude-sonnet-4-5", ["opencode", "--model",
                                                  "anthropic/claude-sonnet-4-5"], ["<opencode>"]),
@@ -152,8 +156,8 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
     env = env_of(mosaic_home, MOSAIC_AGENT_NAME="coder0", MOSAIC_AGENT_CLASS="coder",
                  MOSAIC_AGENT_RUNTIME=runtime, MOSAIC_AGENT_MODEL=hint)
     if expected_env == ["<opencode>"]:
-        assert len(env) == 1 and env[0].startswith("OPENCODE_CONFIG_CONTENT=")
-        config = json.loads(env[0].partition("=")[2])
+        assert env[:-1] == OPENCODE_ENV and env[-1].startswith("OPENCODE_CONFIG_CONTENT=")
+        config = json.loads(env[-1].partition("=")[2])
         # Only the instruction files that exist (here: the mandate and the comms sheet).
         assert config == {"permission": "allow",
                           "plugin": ["file://" + mosaic_home + "/tools/fleet/opencode-heartbeat.js"],
@@ -186,7 +190,7 @@ def test_opencode_instructions_list_existing_framework_files(mosaic_home):
         open(path, "w").close()
     env = env_of(mosaic_home, MOSAIC_AGENT_NAME="rev", MOSAIC_AGENT_RUNTIME="opencode",
                  MOSAIC_AGENT_CLASS="reviewer")
-    config = json.loads(env[0].partition("=")[2])
+    config = json.loads(env[-1].partition("=")[2])
     assert config["instructions"] == [
         mosaic_home + "/CONSTITUTION.md", mosaic_home + "/AGENTS.md",
         mosaic_home + "/fleet/roles/reviewer.md",
@@ -203,7 +207,7 @@ def prompt_of(mosaic_home, name, agent_class):
 def opencode_instructions(mosaic_home, name, agent_class):
     env = env_of(mosaic_home, MOSAIC_AGENT_NAME=name, MOSAIC_AGENT_RUNTIME="opencode",
                  MOSAIC_AGENT_CLASS=agent_class)
-    return json.loads(env[0].partition("=")[2])["instructions"]
+    return json.loads(env[-1].partition("=")[2])["instructions"]
 
 
 def assert_mandates(mosaic_home, agent_class, files):
@@ -252,10 +256,10 @@ def test_command_override(mosaic_home, runtime):
     argv = argv_of(mosaic_home, MOSAIC_AGENT_NAME="c", MOSAIC_AGENT_RUNTIME=runtime,
                    MOSAIC_AGENT_MODEL="opus", MOSAIC_AGENT_COMMAND=command)
     assert argv == ["bash", "-c", command]
-    # Claude's context cap applies whatever starts it.
+    # The runtime's own env (claude's context cap, the unattended switches) applies whatever starts it.
     env = env_of(mosaic_home, MOSAIC_AGENT_NAME="c", MOSAIC_AGENT_RUNTIME=runtime,
                  MOSAIC_AGENT_COMMAND=command)
-    assert env == (CLAUDE_ENV if runtime == "claude" else [])
+    assert env == {"claude": CLAUDE_ENV, "pi": PI_ENV, "opencode": OPENCODE_ENV}.get(runtime, [])
 
 
 def test_print_lists_the_same_argv(mosaic_home):

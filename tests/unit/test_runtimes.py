@@ -189,9 +189,10 @@ def test_controller_command_lines_use_placeholders_for_what_only_the_host_knows(
                                   "openai-codex", "--model", "gpt-5.5", "--thinking", "high",
                                   "--append-system-prompt", "<prompt>"]
     assert lines["c"]["argv"] == ["bash", "-c", "exec my-claude --x"]
-    assert lines["c"]["env"] == ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
+    assert lines["c"]["env"][:2] == ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
+    assert "DISABLE_AUTOUPDATER=1" in lines["c"]["env"]
     assert lines["c"]["command_line"].startswith("CLAUDE_CODE_DISABLE_1M_CONTEXT=1 ")
-    config = json.loads(lines["o"]["env"][0].partition("=")[2])
+    config = json.loads(lines["o"]["env"][-1].partition("=")[2])
     assert config == {"permission": "allow", "plugin": ["file://<MOSAIC_HOME>/tools/fleet/opencode-heartbeat.js"],
                       "instructions": ["<instruction files>"]}
 
