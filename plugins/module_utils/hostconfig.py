@@ -15,12 +15,40 @@ import re
 from ansible_collections.mosaic.fleet.plugins.module_utils.comms import render_comms_sheet
 from ansible_collections.mosaic.fleet.plugins.module_utils.connector import CONNECTOR_FILE, render_connector_config
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
-    AGENTS_DIR, COMMS_SUFFIX, CREDENTIALS_DIR, DEFAULT_MOSAIC_HOME, ENV_SUFFIX, HOLDER_ENV_FILE, ROSTER_FILE,
-    SECRETS_FILE, SEND_TOOL, agent_env_pairs, comms_file, env_file, holder_env_pairs, valid_name)
+    AGENTS_DIR, COMMS_SUFFIX, CREDENTIALS_DIR, DEFAULT_MOSAIC_HOME, ENV_SUFFIX, HOLDER_ENV_FILE, LOG_DIR, ROSTER_FILE,
+    RUN_DIR, SECRETS_FILE, SEND_TOOL, agent_env_pairs, comms_file, env_file, holder_env_pairs, valid_name)
 from ansible_collections.mosaic.fleet.plugins.module_utils.envfile import render_env_file
 
 # Directory modes: agent env files and credentials are private to the fleet user.
 DIR_MODES = {"fleet": 0o755, AGENTS_DIR: 0o700, CREDENTIALS_DIR: 0o700}
+
+# Isolation: the tenant's files are its user's alone. With ``private`` (the default),
+# fleet_host_config creates these directories (relative to MOSAIC_HOME; "." is MOSAIC_HOME) and
+# closes them, the fleet user's home and the logs directly in LOG_DIR to every other user
+# (:func:`closed_mode`: 0755 -> 0700, 0644 -> 0600). Closed, not 0750: nothing of the fleet
+# needs a group, and members of the user's group would read every roster, sheet and transcript.
+PRIVATE_DIRS = (".", "fleet", RUN_DIR, LOG_DIR)
+PRIVATE_LOG_SUFFIX = ".log"
+
+
+def closed_mode(mode):
+    """``mode`` (permission bits) with every group and other bit cleared."""
+    return mode & 0o7777 & ~0o077
+
+
+def private_dir_mode(relpath, private=True):
+    """The mode a directory ``relpath`` (relative to MOSAIC_HOME) is created with."""
+    mode = DIR_MODES.get(relpath, 0o755)
+    return closed_mode(mode) if private and relpath in PRIVATE_DIRS else mode
+
+
+def plan_closing(entries, uid):
+    """The paths to close: ``entries`` is ``[(path, mode, owner uid)]`` of what exists (directories
+    and log files, never symlinks); only what ``uid`` owns is changed (a shared parent such as
+    /srv is not the fleet's to close). Returns ``[(path, mode, closed mode)]``."""
+    return [(path, mode & 0o7777, closed_mode(mode)) for path, mode, owner in entries
+            if owner == uid and closed_mode(mode) != mode & 0o7777]
+
 
 _RENDERED_ON = "Rendered on host: "
 _HEADER = (

@@ -52,6 +52,17 @@ options:
         C(fleet/connector.json) when this host gets none.
     type: bool
     default: true
+  private:
+    description:
+      - Close the fleet's files to every other user, which is what keeps tenants apart on a host.
+        Creates C(fleet/run) and C(fleet/log) and, where they are open to the group or others,
+        clears every group and other bit (0755 becomes 0700, 0644 becomes 0600) of the fleet
+        user's home, MOSAIC_HOME, C(fleet), C(fleet/run), C(fleet/log) and the C(*.log) files in
+        C(fleet/log). Only what the fleet user owns is changed (a MOSAIC_HOME's shared parent such
+        as C(/srv) never is). Reported in RV(closed) and, with C(--diff), as mode diffs.
+      - V(false) leaves modes as they are (files it writes keep their own modes).
+    type: bool
+    default: true
   state:
     description:
       - V(absent) removes C(fleet/roster.yaml), C(fleet/holder.env), C(fleet/connector.json) and
@@ -114,6 +125,13 @@ removed_agents:
   type: list
   elements: str
   sample: [coder3]
+closed:
+  description: Paths (absolute) whose group and other permission bits were (or in check mode would
+    be) cleared, or which were created closed, by O(private).
+  returned: always
+  type: list
+  elements: str
+  sample: [/home/fleet, /home/fleet/.config/mosaic]
 files_changed:
   description: Paths relative to RV(mosaic_home) that were (or in check mode would be) written or deleted.
   returned: always
@@ -165,6 +183,7 @@ group:
 """
 
 import os
+import stat
 
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
@@ -184,6 +203,7 @@ class Target(object):
             module.fail_json(msg="fleet user %r does not exist" % params["user"])
         # Chown only when root writes for someone else; the user's own writes already belong to it.
         self.owner = fileops.file_owner(self.entry)
+        self.private = params["private"]
 
     def path(self, relpath):
         return os.path.join(self.mosaic_home, relpath)
@@ -198,8 +218,49 @@ def atomic_write(target, relpath, content, mode):
     """Write one rendered file, creating its directories below MOSAIC_HOME (and MOSAIC_HOME's parents)."""
     path = target.path(relpath)
     fileops.make_dirs(os.path.dirname(path), target.owner,
-                      lambda d: hostconfig.DIR_MODES.get(os.path.relpath(d, target.mosaic_home), 0o755))
+                      lambda d: hostconfig.private_dir_mode(os.path.relpath(d, target.mosaic_home), target.private))
     fileops.atomic_write(path, to_bytes(content, errors="surrogate_or_strict"), mode, target.owner)
+
+
+def plan_closing(target):
+    """``[(path, mode, closed mode)]``: the home, MOSAIC_HOME's private directories and its logs
+    that are open to other users (``private``), and the private directories still missing
+    (mode None)."""
+    candidates = [target.home] if target.home != "/" else []
+    candidates += [os.path.normpath(target.path(rel)) for rel in hostconfig.PRIVATE_DIRS]
+    log_dir = target.path(hostconfig.LOG_DIR)
+    try:
+        candidates += sorted(os.path.join(log_dir, name) for name in os.listdir(log_dir)
+                             if name.endswith(hostconfig.PRIVATE_LOG_SUFFIX))
+    except OSError:
+        pass
+    entries, missing = [], []
+    for path in candidates:
+        try:
+            info = os.lstat(path)
+        except OSError:
+            if path != target.home:
+                missing.append((path, None, hostconfig.private_dir_mode(
+                    os.path.relpath(path, target.mosaic_home))))
+            continue
+        if stat.S_ISDIR(info.st_mode) or stat.S_ISREG(info.st_mode):
+            entries.append((path, info.st_mode, info.st_uid))
+    return hostconfig.plan_closing(entries, target.entry.pw_uid) + missing
+
+
+def close(target, plan):
+    for path, mode, closed in plan:
+        if mode is None:
+            fileops.make_dirs(path, target.owner, lambda d: hostconfig.private_dir_mode(
+                os.path.relpath(d, target.mosaic_home), target.private))
+        else:
+            os.chmod(path, closed)
+
+
+def mode_diff(path, mode, closed):
+    header = "%s (mode)" % path
+    return dict(before_header=header, after_header=header,
+                before="%04o\n" % mode if mode is not None else "", after="%04o\n" % closed)
 
 
 def diff_entry(relpath, before, after, secret=False):
@@ -216,6 +277,7 @@ def main():
             host=dict(type="str"),
             secrets=dict(type="dict", no_log=True),
             prune=dict(type="bool", default=True),
+            private=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
         required_if=[("state", "present", ("roster", "host"))],
@@ -225,7 +287,7 @@ def main():
     target = Target(module)
     if target.entry is None and params["state"] == "absent":
         # No fleet user, so nothing of the fleet's on this host.
-        module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[],
+        module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[], closed=[],
                          files_changed=[], holder_changed=False, connector=False, connector_changed=False,
                          mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
     roster = params["roster"]
@@ -254,12 +316,17 @@ def main():
         deletes += sorted("%s/%s" % (hostconfig.AGENTS_DIR, name)
                           for name, agent in host.agent_files(target.mosaic_home).items() if agent not in placed)
 
+    closing = []
+    if target.private and params["state"] == "present" and target.entry is not None:
+        closing = plan_closing(target)
+
     diffs = []
     if module._diff:
         for rel, content, _mode in writes:
             diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), content, rel == hostconfig.SECRETS_FILE))
         for rel in deletes:
             diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), None))
+        diffs += [mode_diff(*entry) for entry in closing]
 
     if not module.check_mode:
         try:
@@ -267,13 +334,15 @@ def main():
                 atomic_write(target, rel, content, mode)
             for rel in deletes:
                 os.unlink(target.path(rel))
+            close(target, closing)
         except OSError as exc:
             module.fail_json(msg="cannot write the host configuration under %s: %s"
                                  % (target.mosaic_home, to_text(exc)))
 
     written = set(rel for rel, _c, _m in writes)
     result = dict(
-        changed=bool(writes or deletes),
+        changed=bool(writes or deletes or closing),
+        closed=[path for path, _mode, _closed in closing],
         agents=placed,
         changed_agents=[n for n in placed if hostconfig.env_file(n) in written],
         comms_updated=[n for n in placed if hostconfig.comms_file(n) in written],

@@ -103,3 +103,24 @@ def test_agent_of_file_recognizes_only_rendered_files():
 
 def test_secrets_sorted_and_quoted():
     assert hostconfig.render_secrets({"B": "two words", "A": "x"}) == 'A=x\nB="two words"\n'
+
+
+def test_closed_mode_clears_group_and_other_bits_only():
+    assert hostconfig.closed_mode(0o755) == 0o700
+    assert hostconfig.closed_mode(0o644) == 0o600
+    assert hostconfig.closed_mode(0o2775) == 0o2700       # set-id bits stay: not ours to change
+    assert hostconfig.closed_mode(0o40700) == 0o700      # st_mode's type bits are dropped
+
+
+def test_plan_closing_changes_only_what_the_user_owns_and_is_open():
+    entries = [("/home/t", 0o40755, 1001), ("/srv", 0o40755, 0), ("/home/t/m", 0o40700, 1001),
+               ("/home/t/m/fleet/log/send.log", 0o100644, 1001)]
+    assert hostconfig.plan_closing(entries, 1001) == [
+        ("/home/t", 0o755, 0o700), ("/home/t/m/fleet/log/send.log", 0o644, 0o600)]
+
+
+def test_private_dirs_are_created_closed():
+    assert hostconfig.private_dir_mode(".") == 0o700
+    assert hostconfig.private_dir_mode("fleet") == 0o700
+    assert hostconfig.private_dir_mode("fleet", private=False) == 0o755
+    assert hostconfig.private_dir_mode("tools/fleet") == 0o755

@@ -82,6 +82,9 @@ SELF=${BASH_SOURCE[0]}
 HERE=${SELF%/*}
 # shellcheck source=../fleet/lib.sh
 . "$HERE/../fleet/lib.sh" || exit 4  # not_delivered; the exit codes are the contract's, from lib.sh
+# What this creates (the audit log and its directory, locks, the text handed to tmux) is the
+# fleet user's alone, whichever way the send ends.
+umask 077
 ENTER_DELAY=${MOSAIC_SEND_ENTER_DELAY:-0.3}
 POLL_US=10000
 FAST_POLL_US=2000  # between looks in the first FAST_SPAN_US after Enter (a program's answer to
@@ -293,7 +296,6 @@ text="$preamble$message"
 byte_length "$text" bytes
 ((dry_run)) && dry_run_report null
 
-umask 077  # what this creates (locks, the text handed to tmux, the audit log) is the user's alone
 lock_dir=$MOSAIC_HOME/$MOSAIC_C_LOCK_DIR
 [[ -d $lock_dir ]] || mkdir -p -- "$lock_dir" 2>/dev/null || lock_dir=${TMPDIR:-/tmp}
 exec {lock_fd}>>"$lock_dir/send.${socket:-default}.$session.lock" ||
@@ -344,7 +346,8 @@ for _ in 1 2 3 4; do
   load=()
   if ((rc != 0)); then
     IFS= read -r -d '' out <"$out_file"
-    finish no_session "no session $session on ${socket:-the default socket}: ${out//$'\n'/ }"
+    # Each uid has its own tmux server: say whose, so a send to another tenant's agent is plain.
+    finish no_session "no session $session on ${socket:-the default socket} of uid $UID: ${out//$'\n'/ }"
   fi
   mapfile -t snap <"$out_file"
   info=${snap[0]:-}
