@@ -39,3 +39,22 @@ def render_env_file(pairs):
             raise ValueError("invalid environment variable name %r" % key)
         lines.append("%s=%s\n" % (key, quote_env_value(value)))
     return "".join(lines)
+
+
+def parse_env_file(text):
+    """``{key: value}`` of env file text written by :func:`render_env_file` (bare values, or
+    double-quoted with backslash escapes); comments, blank and malformed lines are skipped."""
+    values = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.partition("=")
+        key = key.strip()
+        if not sep or not _KEY.match(key):
+            continue
+        value = value.strip()
+        if len(value) >= 2 and value[0] == value[-1] == '"':
+            out, chars = [], iter(value[1:-1])
+            for char in chars:
+                out.append(next(chars, "") if char == "\\" else char)
+            value = "".join(out)
+        values[key] = value
+    return values

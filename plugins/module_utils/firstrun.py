@@ -361,3 +361,56 @@ def merge(relpath, text, edits):
     if relpath.endswith(".toml"):
         return merge_toml(text, edits, relpath)
     return merge_json(text, edits, relpath)
+
+
+# --------------------------------------------------------------------------------------------
+# what a diff shows: the fleet's keys only
+
+KEY_PLACEHOLDER = "<the API key's last %d characters>" % KEY_SUFFIX
+
+
+def _json_lookup(data, path):
+    for key in path:
+        if not isinstance(data, dict) or key not in data:
+            return None
+        data = data[key]
+    return data
+
+
+def _toml_lookup(lines, path):
+    table, key = tuple(path[:-1]), path[-1]
+    for keys, start, end in _sections(lines):
+        if keys == table:
+            for number in range(start, end):
+                found = _assignment(lines[number])
+                if found and found[0] == (key,):
+                    return found[1]
+    return None
+
+
+def summary(relpath, text, edits):
+    """The settings of ``edits`` as ``relpath`` (its current ``text``; None: no file) holds them,
+    one ``key.path = value`` a line: what a diff shows, never the rest of the user's file (it may
+    hold credentials) and never the key's suffix (shown as KEY_PLACEHOLDER)."""
+    if text is None:
+        return ""
+    lines = []
+    if relpath.endswith(".toml"):
+        toml_lines = text.splitlines()
+        for path, _value, _how in edits:
+            current = _toml_lookup(toml_lines, path)
+            lines.append("%s = %s" % (".".join(path), "(unset)" if current is None else current))
+        return "\n".join(lines) + "\n"
+    try:
+        data = json.loads(text) if text.strip() else {}
+    except ValueError:
+        return "(not JSON)\n"
+    for path, value, how in edits:
+        current = _json_lookup(data, path)
+        name = ".".join(path)
+        if how in ("add", "remove"):
+            held = isinstance(current, list) and value in current
+            lines.append("%s %s %s" % (name, "holds" if held else "lacks", KEY_PLACEHOLDER))
+        else:
+            lines.append("%s = %s" % (name, "(unset)" if current is None else json.dumps(current, sort_keys=True)))
+    return "\n".join(lines) + "\n"

@@ -52,6 +52,25 @@ options:
         C(fleet/connector.json) when this host gets none.
     type: bool
     default: true
+  first_run:
+    description:
+      - Write the first-run state of the runtimes of the agents placed on O(host) into the fleet
+        user's home, so that each reaches its prompt with no human at a dialog (onboarding, the
+        workspace trust of each agent's working directory, the bypass-permissions
+        acknowledgement, the approved API key, update checks off, a gateway's base URL).
+      - Merged into the user's own files, C(~/.claude.json), C(~/.claude/settings.json) (also the
+        fleet's 200k context cap, C(autoCompactWindow) and C(autoCompactEnabled)),
+        C(~/.codex/config.toml), C(~/.pi/agent/models.json) and C(settings.json),
+        C(~/.config/opencode/opencode.json); only the fleet's keys are set, every other key stays.
+        Written only when one of them differs. docs/runtimes.md lists them.
+      - The credentials (O(secrets), else the C(credentials/fleet.env) already on the host) give
+        C(ANTHROPIC_API_KEY) (Claude stores the last 20 characters of the key it accepts, and so
+        does this), C(ANTHROPIC_BASE_URL) and C(OPENAI_BASE_URL) (a gateway or proxy; codex, pi
+        and opencode get a provider C(mosaic) at that URL whose key is read from the environment).
+        No key is ever written outside C(credentials/).
+      - V(false) leaves the home alone.
+    type: bool
+    default: true
   private:
     description:
       - Close the fleet's files to every other user, which is what keeps tenants apart on a host.
@@ -125,6 +144,13 @@ removed_agents:
   type: list
   elements: str
   sample: [coder3]
+first_run_changed:
+  description: Files in the fleet user's home (relative to it) whose first-run settings were (or in
+    check mode would be) merged in (O(first_run)). With C(--diff), each shows only the fleet's keys.
+  returned: always
+  type: list
+  elements: str
+  sample: [.claude.json, .claude/settings.json]
 closed:
   description: Paths (absolute) whose group and other permission bits were (or in check mode would
     be) cleared, or which were created closed, by O(private).
@@ -188,7 +214,7 @@ import stat
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host, hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import envfile, fileops, firstrun, host, hostconfig
 
 REDACTED = "<redacted>\n"
 
@@ -263,6 +289,31 @@ def mode_diff(path, mode, closed):
                 before="%04o\n" % mode if mode is not None else "", after="%04o\n" % closed)
 
 
+def plan_first_run(target, agents, secrets):
+    """``[(relpath under the home, current text, new text, edits)]`` of the runtimes' first-run
+    files that change. The credentials are ``secrets``, else the host's credentials/fleet.env."""
+    if secrets:
+        credentials = dict((str(k), "" if v is None else str(v)) for k, v in secrets.items())
+    else:
+        credentials = envfile.parse_env_file(fileops.read_text(target.path(hostconfig.SECRETS_FILE)))
+    changes = []
+    for relpath, edits in sorted(firstrun.plan(agents, target.home, credentials).items()):
+        current = fileops.read_text(os.path.join(target.home, relpath))
+        new = firstrun.merge(relpath, current, edits)
+        if new != current:
+            changes.append((relpath, current, new, edits))
+    return changes
+
+
+def write_first_run(target, changes):
+    for relpath, current, new, _edits in changes:
+        path = os.path.join(target.home, relpath)
+        fileops.make_dirs(os.path.dirname(path), target.owner, lambda d: 0o700)
+        # The user's file keeps its mode; a new one gets the fleet's.
+        mode = os.stat(path).st_mode & 0o7777 if current is not None else firstrun.file_mode(relpath)
+        fileops.atomic_write(path, to_bytes(new, errors="surrogate_or_strict"), mode, target.owner)
+
+
 def diff_entry(relpath, before, after, secret=False):
     if secret:
         before = REDACTED if before is not None else ""
@@ -277,6 +328,7 @@ def main():
             host=dict(type="str"),
             secrets=dict(type="dict", no_log=True),
             prune=dict(type="bool", default=True),
+            first_run=dict(type="bool", default=True),
             private=dict(type="bool", default=True),
             state=dict(type="str", choices=["present", "absent"], default="present"),
         ),
@@ -288,7 +340,7 @@ def main():
     if target.entry is None and params["state"] == "absent":
         # No fleet user, so nothing of the fleet's on this host.
         module.exit_json(changed=False, agents=[], changed_agents=[], comms_updated=[], removed_agents=[], closed=[],
-                         files_changed=[], holder_changed=False, connector=False, connector_changed=False,
+                         files_changed=[], first_run_changed=[], holder_changed=False, connector=False, connector_changed=False,
                          mosaic_home=target.mosaic_home, home=target.home, user_exists=False)
     roster = params["roster"]
     try:
@@ -302,6 +354,13 @@ def main():
     except (KeyError, TypeError, ValueError) as exc:
         module.fail_json(msg="cannot render the host configuration (is roster the normalized roster "
                              "from mosaic.fleet.fleet_roster?): %s" % to_text(exc))
+
+    first_run = []
+    if params["first_run"] and params["state"] == "present":
+        try:
+            first_run = plan_first_run(target, hostconfig.agents_on_host(roster, params["host"]), params["secrets"])
+        except firstrun.FirstRunError as exc:
+            module.fail_json(msg="cannot merge the runtimes' first-run settings into %s: %s" % (target.home, to_text(exc)))
 
     writes = [(rel, content, hostconfig.file_mode(rel)) for rel, content in wanted.items()
               if fileops.needs_write(target.path(rel), content, hostconfig.file_mode(rel), target.owner)]
@@ -326,6 +385,8 @@ def main():
             diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), content, rel == hostconfig.SECRETS_FILE))
         for rel in deletes:
             diffs.append(diff_entry(rel, fileops.read_text(target.path(rel)), None))
+        for rel, current, new, edits in first_run:
+            diffs.append(diff_entry("~/" + rel, firstrun.summary(rel, current, edits), firstrun.summary(rel, new, edits)))
         diffs += [mode_diff(*entry) for entry in closing]
 
     if not module.check_mode:
@@ -334,6 +395,7 @@ def main():
                 atomic_write(target, rel, content, mode)
             for rel in deletes:
                 os.unlink(target.path(rel))
+            write_first_run(target, first_run)
             close(target, closing)
         except OSError as exc:
             module.fail_json(msg="cannot write the host configuration under %s: %s"
@@ -341,7 +403,7 @@ def main():
 
     written = set(rel for rel, _c, _m in writes)
     result = dict(
-        changed=bool(writes or deletes or closing),
+        changed=bool(writes or deletes or closing or first_run),
         closed=[path for path, _mode, _closed in closing],
         agents=placed,
         changed_agents=[n for n in placed if hostconfig.env_file(n) in written],
@@ -349,6 +411,7 @@ def main():
         removed_agents=sorted(set(hostconfig.agent_of_file(os.path.basename(rel)) for rel in deletes
                                   if rel.startswith(hostconfig.AGENTS_DIR + "/"))),
         files_changed=sorted(written) + deletes,
+        first_run_changed=[rel for rel, _c, _n, _e in first_run],
         holder_changed=hostconfig.HOLDER_ENV_FILE in written or hostconfig.HOLDER_ENV_FILE in deletes,
         connector=hostconfig.CONNECTOR_FILE in wanted,
         connector_changed=any(rel in written or rel in deletes

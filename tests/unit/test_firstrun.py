@@ -45,8 +45,8 @@ def test_claude_fresh_home_gets_every_dialog_answered():
 
 
 def test_claude_merge_keeps_the_users_settings_and_is_idempotent():
-    mine = {"numStartups": 7, "theme": "dark", "projects": {"/x": {"allowedTools": ["Bash"]},
-                                                              HOME: {"history": [1], "hasTrustDialogAccepted": False}},
+    projects = {"/x": {"allowedTools": ["Bash"]}, HOME: {"history": [1], "hasTrustDialogAccepted": False}}
+    mine = {"numStartups": 7, "theme": "dark", "projects": projects,
             "customApiKeyResponses": {"approved": ["other"], "rejected": [KEY[-20:]]}}
     plan = firstrun.plan(agents(("claude", "~", "")), HOME, {"ANTHROPIC_API_KEY": KEY})
     files = apply(plan, {".claude.json": json.dumps(mine), ".claude/settings.json": '{"model": "opus"}'})
@@ -79,8 +79,8 @@ def test_a_file_the_fleet_cannot_merge_into_is_an_error_naming_it(text):
 def test_codex_config_merged_line_by_line():
     mine = ('model = "o3"  # my model\napproval_policy = "on-request"\n\n'
             '[projects."/home/fleet/w"]\ntrust_level = "untrusted"\n\n[tui]\nnotifications = true\n')
-    plan = firstrun.plan(agents(("codex", "~/w", "gpt-5")), HOME, {"OPENAI_BASE_URL": "http://gw:8080/v1/",
-                                                                    "OPENAI_API_KEY": "sk-secret"})
+    credentials = {"OPENAI_BASE_URL": "http://gw:8080/v1/", "OPENAI_API_KEY": "sk-secret"}
+    plan = firstrun.plan(agents(("codex", "~/w", "gpt-5")), HOME, credentials)
     files = apply(plan, {".codex/config.toml": mine})
     text = files[".codex/config.toml"]
     assert "sk-secret" not in text
@@ -121,8 +121,8 @@ def test_pi_gets_a_provider_only_behind_a_gateway():
     assert models == {"providers": {"mosaic": {"baseUrl": "http://127.0.0.1:9", "api": "anthropic-messages",
                                                "apiKey": "ANTHROPIC_API_KEY",
                                                "models": [{"id": "mock-model"}, {"id": "other"}]}}}
-    assert json.loads(files[".pi/agent/settings.json"]) == {"theme": "light", "defaultProvider": "mosaic",
-                                                           "defaultModel": "mock-model"}
+    settings = {"theme": "light", "defaultProvider": "mosaic", "defaultModel": "mock-model"}
+    assert json.loads(files[".pi/agent/settings.json"]) == settings
 
 
 def test_opencode_permissions_and_provider():
