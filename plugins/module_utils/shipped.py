@@ -30,7 +30,7 @@ FRAMEWORK_DIR = os.path.join(os.path.dirname(os.path.dirname(MODULE_UTILS_DIR)),
 
 RUNTIMES_TARGET = "tools/fleet/mosaic_runtimes.py"
 FLEET_LIB = "tools/fleet/mosaic_fleet_lib"
-FLEET_LIB_ROOTS = ("host", "ps_probe", "ps_report")
+FLEET_LIB_ROOTS = ("host", "mesh", "ps_probe", "ps_report")
 SHIPPED_MODE = 0o644
 
 _IMPORT = re.compile(r"^from ansible_collections\.mosaic\.fleet\.plugins\.module_utils(?:\.(\w+))? import "
