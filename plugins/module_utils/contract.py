@@ -30,6 +30,11 @@ ENV_SUFFIX = ".env"
 COMMS_SUFFIX = ".comms.md"
 RUN_DIR = "fleet/run"                    # <name>.heartbeat, locks/
 HEARTBEAT_SUFFIX = ".heartbeat"
+# Supervision (start/stop-agent-session.sh, fleet_ps): <name>.pid, the pane's process that the
+# agent's unit adopted as its main process; <name>.exit, how the runtime last ended (one JSON
+# line: {"time": <epoch>, "status": <int or null>, "signal": <int or null>}).
+PID_SUFFIX = ".pid"
+EXIT_SUFFIX = ".exit"
 LOCK_DIR = RUN_DIR + "/locks"            # agent-send.sh's per-session locks
 LOG_DIR = "fleet/log"
 SEND_LOG = LOG_DIR + "/send.log"         # agent-send.sh's audit line per send
@@ -124,6 +129,16 @@ def comms_file(name):
 def heartbeat_file(name):
     """``fleet/run/<name>.heartbeat``."""
     return "%s/%s%s" % (RUN_DIR, name, HEARTBEAT_SUFFIX)
+
+
+def pid_file(name):
+    """``fleet/run/<name>.pid``: the runtime's pid, the main process of the agent's unit."""
+    return "%s/%s%s" % (RUN_DIR, name, PID_SUFFIX)
+
+
+def exit_file(name):
+    """``fleet/run/<name>.exit``: how the agent's runtime last ended (time, status, signal)."""
+    return "%s/%s%s" % (RUN_DIR, name, EXIT_SUFFIX)
 
 
 def transcript_file(name):
@@ -234,6 +249,8 @@ def shell_values():
         ("MOSAIC_C_COMMS_SUFFIX", COMMS_SUFFIX),
         ("MOSAIC_C_RUN_DIR", RUN_DIR),
         ("MOSAIC_C_HEARTBEAT_SUFFIX", HEARTBEAT_SUFFIX),
+        ("MOSAIC_C_PID_SUFFIX", PID_SUFFIX),
+        ("MOSAIC_C_EXIT_SUFFIX", EXIT_SUFFIX),
         ("MOSAIC_C_LOCK_DIR", LOCK_DIR),
         ("MOSAIC_C_LOG_DIR", LOG_DIR),
         ("MOSAIC_C_SEND_LOG", SEND_LOG),

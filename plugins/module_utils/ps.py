@@ -10,6 +10,7 @@ by data in the unit tests. Reading the host (the commands, the roster and heartb
 
 Health (ARCHITECTURE.md "Health"), checked in this order:
 
+``crashloop``     the unit failed and its crash-loop guard (start limit) holds it back
 ``dead``          the agent pane's process exited (remain-on-exit), or the unit failed
 ``stopped``       no session; the unit is inactive, not failed, and was started or is enabled
 ``missing``       no session otherwise (tmux supervisor; unit not installed, never started, or
@@ -27,6 +28,7 @@ import shlex
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtime_table
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtimes as fleet_runtimes
+from ansible_collections.mosaic.fleet.plugins.module_utils import supervision as fleet_supervision
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervisor as fleet_supervisor
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 # The pane parser is tmux.py's (fleet_supervisor reads panes through it too); re-exported here.
@@ -40,6 +42,9 @@ DEAD = "dead"
 STOPPED = "stopped"
 MISSING = "missing"
 HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING)
+# The agent's unit failed and its crash-loop guard (the start limit) holds it back.
+CRASHLOOP = "crashloop"
+HEALTH_STATES = HEALTH_STATES + (CRASHLOOP,)
 
 SYSTEMD = fleet_supervisor.SYSTEMD
 TMUX = fleet_supervisor.TMUX
@@ -60,7 +65,7 @@ UNIT_UP_STATES = frozenset(("active", "activating", "reloading", "refreshing"))
 UNIT_ENABLED_STATES = fleet_systemd.ENABLED_STATES
 
 UNIT_PROPERTIES = ("Id", "LoadState", "ActiveState", "SubState", "UnitFileState", "Result",
-                   "ActiveEnterTimestampMonotonic")
+                   "ActiveEnterTimestampMonotonic") + fleet_supervision.UNIT_PROPERTIES
 
 VIEWER_SUFFIX = contract.VIEWER_SUFFIX   # THE viewer naming rule is contract.py's
 
@@ -185,6 +190,9 @@ def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after):
     systemd = supervisor == SYSTEMD and unit is not None
     active = unit.get("ActiveState", "") if systemd else None
     pane = session["pane"] if session else None
+    held = fleet_supervision.crashloop_reason(unit) if systemd else None
+    if held:
+        return CRASHLOOP, held
     if pane is not None and pane["pane_dead"]:
         status, signal = pane.get("pane_dead_status"), pane.get("pane_dead_signal")
         how = " with status %d" % status if status is not None else (
@@ -230,7 +238,7 @@ def detect_drift(supervisor, runtime, command, unit, session):
                            % (unit.get("UnitFileState") or "no unit file state"))
         if session is None and active in UNIT_UP_STATES:
             reasons.append("unit is %s but there is no tmux session" % active)
-        if session is not None and active not in UNIT_UP_STATES:
+        if session is not None and active not in UNIT_UP_STATES and not (pane and pane["pane_dead"]):
             reasons.append("tmux session exists but the unit is %s" % (active or "unknown"))
     return reasons
 

@@ -19,6 +19,7 @@ import uuid
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_host
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils import supervision as fleet_supervision
 from ansible_collections.mosaic.fleet.plugins.module_utils import connector as fleet_connector
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
@@ -186,6 +187,9 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
                              % (sock or "default", rc, (err or out).strip()))
 
     run_dir = os.path.join(mosaic_home, "fleet", "run", "")
+    # How each runtime last ended (fleet/run/<name>.exit, written by the framework's scripts).
+    exits = dict((a["name"], fleet_supervision.parse_exit(fleet_host.read_head(
+        os.path.join(mosaic_home, fleet_supervision.exit_file(a["name"]))))) for a in agents)
     heartbeats = {}
     for agent in agents:
         heartbeats[agent["name"]] = parse_heartbeat(fleet_host.read_head(run_dir + agent["name"] + ".heartbeat"))
@@ -197,6 +201,7 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
     if screen_lines:
         for record in report["agents"]:
             record["screen"] = screens.get(record["name"])
+    fleet_supervision.annotate(report["agents"], units, exits)
     report["connector"] = probe_connector(run, mosaic_home, commands)
     report.update({
         "user": name,

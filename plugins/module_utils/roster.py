@@ -17,7 +17,7 @@ import re
 import shlex
 from collections import namedtuple
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import contract, runtime_table, runtimes
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract, runtime_table, runtimes, supervision
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     CONNECTOR_SESSION, DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
 
@@ -363,6 +363,7 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
         if "ssh" in agent and "host" not in agent:
             found.append(Violation(path + ".ssh", "is only allowed together with 'host' (it is how "
                                    "peers reach that host)"))
+        found.extend(_supervision_violations(document, agent, path))
 
     profile = document.get("profile", DEFAULT_PROFILE)
     orchestrators = []
@@ -447,6 +448,27 @@ def _placement_violations(document, agents, inventory_hosts, default_host):
     return found
 
 
+def _supervision_layers(document, agent):
+    fleet = _as_dict(document.get("supervision"))
+    classes = _as_dict(fleet.get("classes"))
+    agent_class = agent.get("class", DEFAULT_CLASS)
+    if not isinstance(agent_class, str):   # the schema's to report
+        agent_class = None
+    return fleet, dict((k, _as_dict(v)) for k, v in classes.items()), agent_class, _as_dict(agent.get("supervision"))
+
+
+def _supervision_violations(document, agent, path):
+    """An agent's merged supervision policy breaks a rule the schema cannot state (the numbers'
+    types are the schema's to report)."""
+    fleet, classes, agent_class, own = _supervision_layers(document, agent)
+    policy = supervision.agent_policy(fleet, classes, agent_class, own)
+    if not all(isinstance(policy[k], int) for k in ("grace", "hang_timeout")):
+        return []
+    return [Violation(path + ".supervision." + field, "%s (the policy of agent %r, class %r)"
+                      % (message, agent.get("name"), agent_class))
+            for field, message in supervision.policy_problems(policy)]
+
+
 def normalize(document, default_host=None):
     """The roster with every default filled in. Only call on a roster without violations."""
     defaults = dict(document.get("defaults") or {})
@@ -467,12 +489,14 @@ def normalize(document, default_host=None):
             "runtime": get("runtime", runtime),
             "class": get("class", DEFAULT_CLASS),
             "persistent_persona": bool(get("persistent_persona", False)),
+            "resume": bool(get("resume", get("persistent_persona", False))),
             "model_hint": get("model_hint", model_hint),
             "host": get("host", fallback_host),
             "ssh": get("ssh", ""),
             "socket": get("socket", socket),
             "working_directory": get("working_directory", working_directory),
             "command": get("command", ""),
+            "supervision": supervision.agent_policy(*_supervision_layers(document, agent)),
         })
     connector = dict(document.get("connector") or {"kind": "tmux"})
     for block in _CONNECTOR_FIELDS:

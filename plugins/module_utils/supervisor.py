@@ -89,7 +89,9 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
     (the host has a ``fleet/connector.json``), False when it must not, None to leave it as it is
     (a take-down stops it all the same); ``restart_connector``: its configuration changed. Returns a
     dict of ``daemon_reload`` (bool), ``enable`` (units for ONE ``enable --now``), ``restart``
-    (units for one ``restart``), ``stop`` (units for one ``disable --now``), the agent names
+    (units for one ``restart``), ``stop`` (units for one ``disable --now``), ``reset_failed`` (the
+    failed units among ``enable``, for one ``reset-failed`` first: a unit the crash-loop guard
+    holds back starts again), the agent names
     ``started``, ``restarted``, ``stopped`` and ``connector`` (``started``, ``restarted``,
     ``stopped`` or None).
     """
@@ -129,7 +131,8 @@ def plan_systemd(states, agents, restart=(), prune=(), daemon_reload=False, rest
         wanted_down = [CONNECTOR_UNIT] + wanted_down
     stop = [u for u in wanted_down if not _is_down(state(u))]
     stopped = [n for n in prune if agent_unit(n) in stop]
-    return dict(daemon_reload=reload_needed and bool(enable or restart_units), enable=enable,
+    reset_failed = [u for u in enable if state(u).get("ActiveState") == "failed"]
+    return dict(daemon_reload=reload_needed and bool(enable or restart_units), enable=enable, reset_failed=reset_failed,
                 restart=restart_units, stop=stop, started=started, restarted=restarted, stopped=stopped,
                 connector=_connector_outcome(connector_started, connector_restarted, CONNECTOR_UNIT in stop))
 

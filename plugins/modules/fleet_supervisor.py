@@ -18,7 +18,9 @@ description:
     when unit files changed, then with ONE C(systemctl --user show) for every unit decides and runs
     at most one C(enable --now) (the holder unit and every agent unit not yet enabled and active),
     one C(restart) (agents in O(restart) that were already running) and one C(disable --now)
-    (agents in O(prune), so they cannot come back at boot)."
+    (agents in O(prune), so they cannot come back at boot). A unit to start that has failed (for
+    example held back by its crash-loop guard, the start limit) gets one C(reset-failed) first, so
+    the next run starts it again."
   - "V(tmux) mode, for hosts without a systemd user manager (containers, WSL): reads every
     session with one C(tmux list-panes -a) per socket, kills the sessions of pruned and restarted
     agents, starts the holder session and then runs C(start-agent-session.sh) for each agent whose
@@ -264,6 +266,9 @@ class Supervisor(object):
         env = self.systemd_env()
         if plan["daemon_reload"]:
             self.run(self.systemctl("daemon-reload"), env=env)
+        if plan["reset_failed"]:
+            # A unit held back by its start limit (crash loop) or failed otherwise starts afresh.
+            self.run(self.systemctl("reset-failed", "--", *plan["reset_failed"]), env=env)
         if plan["enable"]:
             self.run(self.systemctl("enable", "--now", "--", *plan["enable"]), env=env)
         if plan["restart"]:

@@ -22,6 +22,12 @@ description:
     The drop-in is derived from the installed unit, so a re-seeded unit gets a matching one.
     On the default MOSAIC_HOME no drop-in exists (one left from an earlier MOSAIC_HOME is
     removed).
+  - "Each agent placed on the host (the rendered C(fleet/roster.yaml) that
+    M(mosaic.fleet.fleet_host_config) writes, and its host header) gets the drop-in
+    C(mosaic-agent@<name>.service.d/mosaic-supervision.conf) stating its supervision policy from
+    the roster: C(Restart=), C(RestartSec=), C(StartLimitIntervalSec=), C(StartLimitBurst=),
+    C(WatchdogSec=) (hang restarts) and the fleet-wide restart spacing. Drop-ins of agents no
+    longer placed here are removed; without a rendered roster they are left as they are."
   - Files are only written when their content, mode (0644) or owner differ; writes are atomic.
     Running as root for another O(user), files and the directories it creates belong to that
     user.
@@ -50,7 +56,8 @@ options:
     default: false
   state:
     description:
-      - V(absent) removes the units of O(units) and their drop-ins (and the drop-in directories
+      - V(absent) removes the units of O(units) and their drop-ins, every agent's supervision
+        drop-in included when O(units) holds C(mosaic-agent@.service) (and the drop-in directories
         when they are left empty).
     type: str
     choices: [present, absent]
@@ -133,7 +140,7 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import fileops, host
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract, fileops, host, hostconfig, supervision
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
 
 UNIT_MODE = 0o644
@@ -160,7 +167,39 @@ def wanted_files(module, unit_dir, mosaic_home, home, owner):
               if fileops.needs_write(os.path.join(unit_dir, rel), text, UNIT_MODE, owner)]
     deletes = [rel for rel in unwanted if os.path.lexists(os.path.join(unit_dir, rel))]
     dropins = [rel for rel in files if rel.endswith("/" + sd.HOME_DROPIN)]
+    if sd.AGENT_UNIT_TEMPLATE in units:
+        policies = placed_policies(mosaic_home)
+        if policies is not None:
+            wanted, unwanted_policies = supervision.plan_dropins(policies, supervision_dropins(unit_dir))
+            writes += [(rel, text) for rel, text in wanted.items()
+                       if fileops.needs_write(os.path.join(unit_dir, rel), text, UNIT_MODE, owner)]
+            deletes += unwanted_policies
     return writes, deletes, dropins
+
+
+def placed_policies(mosaic_home):
+    """{agent name: supervision policy} of the agents the rendered roster places on this host, or
+    None when there is no rendered roster (nothing to go by)."""
+    text = fileops.read_text(os.path.join(mosaic_home, contract.ROSTER_FILE))
+    if text is None:
+        return None
+    try:
+        normalized = hostconfig.load_rendered_roster(text)
+    except ValueError:
+        return None
+    here = hostconfig.rendered_host(text)
+    return dict((a["name"], a.get("supervision") or {}) for a in normalized.get("agents") or []
+                if here is None or a.get("host") == here)
+
+
+def supervision_dropins(unit_dir):
+    """The agents' supervision drop-ins installed in ``unit_dir`` (relative paths)."""
+    try:
+        entries = sorted(os.listdir(unit_dir))
+    except OSError:
+        return []
+    return [rel for rel in ("%s/%s" % (entry, supervision.DROPIN) for entry in entries)
+            if supervision.is_dropin(rel) and os.path.lexists(os.path.join(unit_dir, rel))]
 
 
 def main():
@@ -190,6 +229,8 @@ def main():
         writes, dropins = [], []
         deletes = [rel for unit in params["units"] for rel in (unit, sd.dropin_path(unit))
                    if os.path.lexists(os.path.join(unit_dir, rel))]
+        if sd.AGENT_UNIT_TEMPLATE in params["units"]:
+            deletes += supervision_dropins(unit_dir)
     else:
         writes, deletes, dropins = wanted_files(module, unit_dir, mosaic_home, home, owner)
 

@@ -69,9 +69,15 @@ def _unit(name):
 def test_units_contract():
     holder = _unit("mosaic-tmux-holder.service")
     agent = _unit("mosaic-agent@.service")
+    assert holder["Service"]["Type"] == "oneshot"
+    assert holder["Service"]["RemainAfterExit"] == "yes"
+    # The agent unit follows its runtime (supervision.sh): the runtime, named in the PIDFile, is
+    # its main process; systemd restarts it on failure within the start limit.
+    assert agent["Service"]["Type"] == "forking"
+    assert agent["Service"]["PIDFile"] == "%h/.config/mosaic/fleet/run/%i.pid"
+    assert agent["Service"]["Restart"] == "on-failure"
+    assert "RemainAfterExit" not in agent["Service"]
     for unit in (holder, agent):
-        assert unit["Service"]["Type"] == "oneshot"
-        assert unit["Service"]["RemainAfterExit"] == "yes"
         assert unit["Install"]["WantedBy"] == "default.target"
     assert agent["Unit"]["PartOf"] == "mosaic-tmux-holder.service"
     assert agent["Unit"]["Requires"] == "mosaic-tmux-holder.service"

@@ -5,7 +5,7 @@ import copy
 
 import pytest
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import roster
+from ansible_collections.mosaic.fleet.plugins.module_utils import roster, supervision
 
 SCHEMA = roster.load_schema()
 
@@ -97,9 +97,9 @@ def test_normalize_fills_every_default():
         "defaults": {"working_directory": "~"},
         "connector": {"kind": "tmux"},
         "agents": [{
-            "name": "solo", "runtime": "pi", "class": "worker", "persistent_persona": False,
+            "name": "solo", "runtime": "pi", "class": "worker", "persistent_persona": False, "resume": False,
             "model_hint": "", "host": "localhost", "ssh": "", "socket": "", "working_directory": "~",
-            "command": "",
+            "command": "", "supervision": supervision.DEFAULTS,
         }],
     }
 
@@ -115,11 +115,12 @@ def test_normalize_takes_agent_values_over_defaults_over_builtins():
     del document["agents"][2]["runtime"]
     agents = {a["name"]: a for a in ok(document)["agents"]}
     assert agents["a"] == {"name": "a", "runtime": "opencode", "class": "worker", "persistent_persona": False,
-                           "model_hint": "m", "host": "h1", "ssh": "", "socket": "fleet",
-                           "working_directory": "~/w", "command": ""}
+                           "resume": False, "model_hint": "m", "host": "h1", "ssh": "", "socket": "fleet",
+                           "working_directory": "~/w", "command": "", "supervision": supervision.DEFAULTS}
+    # persistent_persona agents resume by default
     assert agents["b"] == {"name": "b", "runtime": "codex", "class": "worker", "persistent_persona": True,
-                           "model_hint": "o3", "host": "h2", "ssh": "fleet@h2", "socket": "own",
-                           "working_directory": "/srv", "command": "codex --yolo"}
+                           "resume": True, "model_hint": "o3", "host": "h2", "ssh": "fleet@h2", "socket": "own",
+                           "working_directory": "/srv", "command": "codex --yolo", "supervision": supervision.DEFAULTS}
 
 
 def test_empty_socket_override_means_the_default_socket():

@@ -182,8 +182,8 @@ def test_generated_rosters_are_valid(case):
     assert document == before
     assert_clean_outcome((normalized, violations))
     for agent in normalized["agents"]:
-        assert set(agent) == {"name", "runtime", "class", "persistent_persona", "model_hint", "host", "ssh",
-                              "socket", "working_directory", "command"}
+        assert set(agent) == {"name", "runtime", "class", "persistent_persona", "resume", "model_hint", "host", "ssh",
+                              "socket", "working_directory", "command", "supervision"}
         assert agent["runtime"] in roster.RUNTIMES and agent["host"] in hosts
 
 

@@ -36,8 +36,21 @@ def test_choose_mode(requested, systemctl, booted, manager, expected):
 
 def test_systemd_everything_up_means_no_command():
     plan = supervisor.plan_systemd(states(up=["a", "b"]), ["a", "b"])
-    assert plan == dict(daemon_reload=False, enable=[], restart=[], stop=[], started=[], restarted=[], stopped=[],
-                        connector=None)
+    assert plan == dict(daemon_reload=False, enable=[], reset_failed=[], restart=[], stop=[], started=[], restarted=[],
+                        stopped=[], connector=None)
+
+
+def test_systemd_a_failed_agent_is_reset_then_started():
+    """A unit held back by its crash-loop guard (failed, start limit hit) starts again on the
+    next run: reset-failed first, then the one enable --now."""
+    st = states(up=["a", "b"])
+    st[unit("b")] = {"Id": unit("b"), "LoadState": "loaded", "ActiveState": "failed", "UnitFileState": "enabled",
+                     "Result": "exit-code"}
+    plan = supervisor.plan_systemd(st, ["a", "b"])
+    assert plan["reset_failed"] == [unit("b")]
+    assert plan["enable"] == [unit("b")]
+    assert plan["started"] == ["b"]
+    assert supervisor.plan_systemd(st, ["a"])["reset_failed"] == []
 
 
 def test_systemd_fresh_host_enables_holder_and_agents_in_one_call():

@@ -30,7 +30,8 @@ def test_systemd_connector_wanted_and_down_is_enabled_with_the_rest():
 
 def test_systemd_connector_up_is_left_alone_then_restarted_on_change():
     assert supervisor.plan_systemd(states(UP), ["orch"], connector=True) == dict(
-        daemon_reload=False, enable=[], restart=[], stop=[], started=[], restarted=[], stopped=[], connector=None)
+        daemon_reload=False, enable=[], reset_failed=[], restart=[], stop=[], started=[], restarted=[], stopped=[],
+        connector=None)
     plan = supervisor.plan_systemd(states(UP), ["orch"], restart=["orch"], connector=True, restart_connector=True)
     assert plan["restart"] == [ORCH, CONNECTOR] and plan["connector"] == "restarted"
 

@@ -35,8 +35,11 @@ def test_agent_drop_in_replaces_every_directive_naming_the_home():
     assert directives(text) == [
         ("[Unit]", "Documentation="),
         ("[Unit]", "Documentation=file:///srv/mosaic-fleet/home/AGENTS.md"),
+        ("[Service]", "PIDFile="),
+        ("[Service]", "PIDFile=/srv/mosaic-fleet/home/fleet/run/%i.pid"),
         ("[Service]", "Environment="),
         ("[Service]", "Environment=MOSAIC_HOME=/srv/mosaic-fleet/home"),
+        ("[Service]", "Environment=MOSAIC_AGENT_UNIT=%n"),
         ("[Service]", "EnvironmentFile="),
         ("[Service]", "EnvironmentFile=-/srv/mosaic-fleet/home/fleet/agents/%i.env"),
         ("[Service]", "ExecStart="),

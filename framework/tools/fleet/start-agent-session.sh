@@ -14,6 +14,12 @@
 # output goes to a bounded transcript, fleet/log/transcripts/NAME.log (MOSAIC_TRANSCRIPT_MAX_BYTES,
 # default 1 MiB, 0 = none; one transcript-writer process per agent). Both are (re)applied to an
 # agent found already running, so a re-run gives older sessions their transcript.
+# Under its systemd unit (MOSAIC_AGENT_UNIT set by mosaic-agent@.service) the pane's process is
+# moved into the unit's cgroup and its pid written to fleet/run/NAME.pid, the unit's PIDFile=, so
+# the unit follows the runtime's life (supervision.sh); an agent found running is adopted the
+# same way. A runtime that ends before it is adopted is recorded (fleet/run/NAME.exit) and
+# exits 6. The unit's NOTIFY_SOCKET reaches the pane as MOSAIC_NOTIFY_SOCKET (the heartbeat
+# sends WATCHDOG=1 there: hang restarts, WatchdogSec=).
 #
 # Exit codes:
 #   0  started, or already running ("already running"); a session whose pane is dead is replaced
@@ -21,11 +27,14 @@
 #   3  the agent's env file is missing or unreadable
 #   4  tmux failed, or the session is not there afterwards
 #   5  the working directory cannot be created
+#   6  (under the unit) the runtime ended at once, or its process could not be adopted
 set -euo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=lib.sh
 . "$here/lib.sh"
+# shellcheck source=supervision.sh
+. "$here/supervision.sh"
 
 mosaic_agent_args "$@"
 name=$MOSAIC_AGENT_ARG_NAME
@@ -66,6 +75,26 @@ fi
 # viewers that must not), and its transcript.
 window_setup=(set-option -w -t "${target}:" window-size manual)
 
+# Under the agent's unit: make the pane's process the unit's main process (see supervision.sh).
+pid_file=$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_PID_SUFFIX}
+adopt_pane() {
+  [ -n "${MOSAIC_AGENT_UNIT:-}" ] || return 0
+  local pid end
+  pid=$(mosaic_tmux display-message -p -t "${target}:" '#{pane_pid}' 2>/dev/null || true)
+  if [[ $pid =~ ^[0-9]+$ ]] && mosaic_pid_running "$pid" && mosaic_cgroup_adopt "$pid" \
+    && mosaic_pid_running "$pid"; then
+    mkdir -p -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR"
+    printf '%s\n' "$pid" >"$pid_file.$$" && mv -f -- "$pid_file.$$" "$pid_file"
+    return 0
+  fi
+  rm -f -- "$pid_file"
+  if end=$(mosaic_pane_end "$name"); then
+    mosaic_record_exit "$name" "${end%%:*}" "${end#*:}"
+    mosaic_die 6 "the runtime of agent '${name}' $(mosaic_describe_end "${end%%:*}" "${end#*:}") as it started"
+  fi
+  mosaic_die 6 "cannot move the runtime of agent '${name}' (pid ${pid:-none}) into ${MOSAIC_AGENT_UNIT}'s cgroup"
+}
+
 if mosaic_tmux has-session -t "$target" 2>/dev/null; then
   dead=$(mosaic_tmux list-panes -t "$target" -F '#{pane_dead}' 2>/dev/null || true)
   if [[ $dead != *1* ]]; then
@@ -74,11 +103,17 @@ if mosaic_tmux has-session -t "$target" 2>/dev/null; then
     if [ ${#transcript_setup[@]} -gt 0 ] && [ "$piped" = 0 ]; then
       mosaic_tmux "${transcript_setup[@]}" >/dev/null 2>&1 || true
     fi
+    adopt_pane
     echo "${name}: already running"
     exit 0
   fi
   echo "${name}: session exists with a dead pane; replacing it"
   mosaic_tmux kill-session -t "$target" 2>/dev/null || true
+  # Under the unit a dead pane is what the runtime's own end left (a deliberate stop kills the
+  # session): this start is a restart, spaced from other restarts of the same runtime here.
+  if [ -n "${MOSAIC_AGENT_UNIT:-}" ]; then
+    mosaic_restart_spacing "${MOSAIC_AGENT_RUNTIME:-}" "${MOSAIC_RESTART_SPACING:-0}"
+  fi
 fi
 
 # Working directory: '~' and '~/x' are the fleet user's home; a relative path is under it.
@@ -112,7 +147,7 @@ mkdir -p -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR"
 # tmux server's own environment): the contract's pane keys. Secrets are not among them.
 keys=("${MOSAIC_C_PANE_ENV_KEYS[@]}")
 export MOSAIC_AGENT_NAME=$name MOSAIC_AGENT_WORKDIR=$workdir
-assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path")
+assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path" "MOSAIC_NOTIFY_SOCKET=${NOTIFY_SOCKET:-}")
 for key in "${keys[@]}"; do
   assign+=("$key=${!key-}")
 done
@@ -147,10 +182,12 @@ if ! mosaic_tmux "${cmd[@]}"; then
   fi
   # Lost a race with another start of the same agent: that one did the job.
   if mosaic_tmux has-session -t "$target" 2>/dev/null; then
+    adopt_pane
     echo "${name}: already running"
     exit 0
   fi
   mosaic_die 4 "tmux could not start session '${name}'"
 fi
 mosaic_tmux has-session -t "$target" 2>/dev/null || mosaic_die 4 "session '${name}' is not running after start"
+adopt_pane
 echo "${name}: started (socket: ${MOSAIC_TMUX_SOCKET:-default})"

@@ -1,0 +1,198 @@
+# -*- coding: utf-8 -*-
+# Copyright: mosaic.fleet contributors
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Supervision: the roster's restart policy, the per-agent unit drop-in that states it, and what
+fleet_ps reads back (restart count, last exit, the crash-loop guard). Pure, stdlib only.
+
+How an agent's unit follows its runtime (the runtime is the unit's main process; an exit or kill
+is a unit failure, a deliberate stop never restarts) is framework/tools/fleet/supervision.sh's.
+systemd itself restarts (``Restart=``, ``RestartSec=``) and guards against crash loops
+(``StartLimitIntervalSec=``/``StartLimitBurst=``); with ``restart_on_hang`` its watchdog
+(``WatchdogSec=``, fed ``WATCHDOG=1`` by the heartbeat) restarts an agent whose beats stop.
+
+The defaults, against what operators compare us with (issue 14):
+
+* ``restart: on-failure``: a runtime that exits 0 was ended on purpose (``/exit``); a crash, a
+  kill or a non-zero exit is restarted.
+* ``restart_delay: 10`` s: ntm and Gas Town wait 30 s before the first restart; 10 s brings an
+  agent back three times sooner, and the start limit below, not the delay, is what stops a storm.
+  (systemd 252, Debian 12, has no ``RestartSteps=``, so there is no growing backoff: the delay is
+  fixed and the crash-loop guard bounds the total.)
+* ``crashloop_burst: 5`` starts in ``crashloop_interval: 900`` s: Gas Town's crash-loop
+  definition (5 restarts in 15 min). A runtime that dies at once is started 5 times in about a
+  minute and then held back (health ``crashloop``) until an operator runs ``systemctl --user
+  reset-failed`` or the playbook again; agent-deck allows 3 per 300 s, i.e. up to 45 in 15 min.
+* ``restart_spacing: 10`` s between two restarts of agents of the same runtime on a host (agent-deck:
+  1 restart fleet-wide per 60 s): concurrent restarts of Claude agents race on the OAuth refresh
+  token and force re-logins.
+* ``grace: 120`` s after a start before an agent without a heartbeat counts as unresponsive
+  (Gas Town #2036/#2159: new agents killed as zombies).
+* ``restart_on_hang: false``, ``hang_timeout: 600`` s: a hang restart kills work in progress, so it
+  is asked for per agent or per class; its first deadline after a start is ``hang_timeout``, which
+  is never shorter than ``grace``. An idle agent keeps beating, so it is never restarted.
+"""
+
+from __future__ import annotations
+
+import json
+
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import agent_unit, exit_file  # noqa: F401 (exit_file re-exported) pylint: disable=unused-import
+
+RESTART_CHOICES = ("on-failure", "always", "never")
+# roster value -> systemd Restart=
+SYSTEMD_RESTART = {"on-failure": "on-failure", "always": "always", "never": "no"}
+DEFAULTS = {
+    "restart": "on-failure",
+    "restart_delay": 10,
+    "crashloop_burst": 5,
+    "crashloop_interval": 900,
+    "restart_spacing": 10,
+    "grace": 120,
+    "restart_on_hang": False,
+    "hang_timeout": 600,
+}
+# Per agent or class; restart_spacing is fleet-wide only.
+AGENT_FIELDS = ("restart", "restart_delay", "crashloop_burst", "crashloop_interval", "grace",
+                "restart_on_hang", "hang_timeout")
+FLEET_FIELDS = AGENT_FIELDS + ("restart_spacing",)
+
+DROPIN = "mosaic-supervision.conf"
+# What fleet_ps asks systemd about each agent unit, beyond ps.py's own properties.
+UNIT_PROPERTIES = ("Restart", "NRestarts", "StartLimitBurst", "StartLimitIntervalUSec")
+# Restart= values under which a failed unit would have been restarted had the start limit allowed.
+_RESTARTING = frozenset(("on-failure", "always", "on-abnormal", "on-abort", "on-watchdog"))
+
+
+# --------------------------------------------------------------------------------------------
+# the policy (roster)
+
+
+def agent_policy(fleet, classes, agent_class, own):
+    """An agent's full policy: built-in defaults < the roster's ``supervision`` < its class's
+    (``supervision.classes.<class>``) < its own ``supervision``."""
+    policy = dict(DEFAULTS)
+    for layer in (fleet or {}, (classes or {}).get(agent_class) or {}, own or {}):
+        policy.update((k, v) for k, v in layer.items() if k in FLEET_FIELDS)
+    return policy
+
+
+def policy_problems(policy):
+    """Rules the schema cannot state, as ``[(field, message)]``."""
+    found = []
+    if policy.get("restart_on_hang") and policy["hang_timeout"] < policy["grace"]:
+        found.append(("hang_timeout", "is %ds, shorter than grace (%ds): a new agent could be restarted as hung "
+                                      "before its first beat is due" % (policy["hang_timeout"], policy["grace"])))
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# the unit drop-in
+
+
+def dropin_path(name):
+    """``mosaic-agent@<name>.service.d/mosaic-supervision.conf``, relative to the unit directory."""
+    return "%s.d/%s" % (agent_unit(name), DROPIN)
+
+
+def render_dropin(name, policy):
+    """The drop-in that gives agent ``name``'s unit its policy."""
+    policy = agent_policy(policy, None, None, None)
+    watchdog = policy["hang_timeout"] if policy["restart_on_hang"] else 0
+    return "\n".join([
+        "# mosaic.fleet: the supervision policy of agent %s (the roster's supervision)." % name,
+        "# Written by mosaic.fleet.fleet_units; do not edit (the next stand-up rewrites it).",
+        "[Unit]",
+        "StartLimitIntervalSec=%d" % policy["crashloop_interval"],
+        "StartLimitBurst=%d" % policy["crashloop_burst"],
+        "",
+        "[Service]",
+        "Restart=%s" % SYSTEMD_RESTART[policy["restart"]],
+        "RestartSec=%d" % policy["restart_delay"],
+        "WatchdogSec=%d" % watchdog,
+        "Environment=MOSAIC_RESTART_SPACING=%d" % policy["restart_spacing"],
+        "",
+    ])
+
+
+def plan_dropins(policies, existing):
+    """``(files, unwanted)``: ``files`` maps each drop-in path to its text for ``policies`` (agent
+    name -> policy, the agents of this host); ``unwanted`` lists the ``existing`` drop-in paths of
+    agents no longer here."""
+    files = dict((dropin_path(name), render_dropin(name, policy)) for name, policy in sorted(policies.items()))
+    return files, sorted(p for p in existing if p not in files)
+
+
+def is_dropin(relpath):
+    """Whether ``relpath`` (relative to the unit directory) is an agent's supervision drop-in."""
+    head, _sep, tail = relpath.partition("/")
+    return tail == DROPIN and head.startswith("mosaic-agent@") and head.endswith(".service.d") \
+        and head != "mosaic-agent@.service.d"
+
+
+# --------------------------------------------------------------------------------------------
+# what fleet_ps reads back
+
+
+def parse_exit(text):
+    """``fleet/run/<name>.exit`` -> ``{"time", "status", "signal"}`` or None when unreadable."""
+    if not text:
+        return None
+    try:
+        data = json.loads(text.splitlines()[0])
+    except (ValueError, IndexError):
+        return None
+    if not isinstance(data, dict):
+        return None
+
+    def number(key):
+        value = data.get(key)
+        return value if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return {"time": number("time"), "status": number("status"), "signal": number("signal")}
+
+
+def _int(value):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def crashloop_reason(unit):
+    """Why the crash-loop guard holds the agent back, or None: its unit failed although its
+    ``Restart=`` would restart it, so systemd's start limit refused the next start."""
+    if not unit or unit.get("ActiveState") != "failed" or unit.get("Restart") not in _RESTARTING:
+        return None
+    restarts = _int(unit.get("NRestarts")) or 0
+    burst = _int(unit.get("StartLimitBurst"))
+    interval = unit.get("StartLimitIntervalUSec")   # as systemctl show prints it: "15min"
+    limit = " (at most %d starts in %s)" % (burst, interval) if burst and interval else ""
+    return ("held back by the crash-loop guard after %d restart%s%s, last result %s; fix the cause, then "
+            "systemctl --user reset-failed %s && systemctl --user start %s, or run the playbook again"
+            % (restarts, "" if restarts == 1 else "s", limit, unit.get("Result") or "unknown",
+               unit.get("Id") or "the unit", unit.get("Id") or "the unit"))
+
+
+def record_fields(unit, last_exit, session_created):
+    """The supervision fields of an agent's fleet_ps record: ``restarts`` (systemd's NRestarts;
+    None in tmux mode), ``last_exit_at``/``last_exit_status``/``last_exit_signal`` (how the runtime
+    last ended, from ``fleet/run/<name>.exit``) and ``last_restart_at`` (when the running session
+    was started by a restart)."""
+    restarts = _int(unit.get("NRestarts")) if unit else None
+    last_exit = last_exit or {}
+    return {
+        "restarts": restarts,
+        "restart_policy": unit.get("Restart") if unit else None,
+        "last_exit_at": last_exit.get("time"),
+        "last_exit_status": last_exit.get("status"),
+        "last_exit_signal": last_exit.get("signal"),
+        "last_restart_at": session_created if restarts and session_created is not None else None,
+    }
+
+
+def annotate(records, units, exits):
+    """Add :func:`record_fields` to each fleet_ps agent record (``units``: Id -> properties;
+    ``exits``: name -> :func:`parse_exit` result)."""
+    for record in records:
+        unit = units.get(agent_unit(record["name"])) if record.get("supervisor") == "systemd" else None
+        record.update(record_fields(unit, exits.get(record["name"]), record.get("session_created")))
+    return records

@@ -1,0 +1,142 @@
+"""Supervision (issue 14): the roster's restart policy, the per-agent unit drop-in that states it
+for systemd, and what fleet_ps reads back (module_utils/supervision.py)."""
+
+import os
+
+from ansible_collections.mosaic.fleet.plugins.module_utils import roster, supervision
+from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as sd
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+AGENT_UNIT = open(os.path.join(REPO, "framework", "systemd", "user", "mosaic-agent@.service")).read()
+
+
+def document(**top):
+    agents = top.pop("agents", [])
+    doc = {"version": 1, "agents": [{"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
+                                    {"name": "enhancer", "class": "enhancer", "runtime": "stub"}] + agents}
+    doc.update(top)
+    return doc
+
+
+def validate(doc):
+    return roster.validate(doc)
+
+
+def policies(doc):
+    normalized, violations = validate(doc)
+    assert violations == [], roster.format_violations(violations)
+    return dict((a["name"], a["supervision"]) for a in normalized["agents"])
+
+
+def unit_values(text):
+    """{(section, key): value} of a unit file or drop-in (last assignment wins)."""
+    values, section = {}, None
+    for line in text.splitlines():
+        if line.startswith("["):
+            section = line
+        elif line and not line.startswith("#") and "=" in line:
+            key, _sep, value = line.partition("=")
+            values[(section, key)] = value
+    return values
+
+
+def test_defaults_are_the_unit_files_own():
+    """The shipped unit states the default policy, so an agent without a drop-in behaves the same."""
+    unit = unit_values(AGENT_UNIT)
+    dropin = unit_values(supervision.render_dropin("a", {}))
+    for key in (("[Unit]", "StartLimitIntervalSec"), ("[Unit]", "StartLimitBurst"), ("[Service]", "Restart"),
+                ("[Service]", "RestartSec")):
+        assert unit[key] == dropin[key], key
+    assert unit[("[Service]", "Type")] == "forking"
+    assert unit[("[Service]", "PIDFile")] == "%h/.config/mosaic/fleet/run/%i.pid"
+    assert unit[("[Service]", "NotifyAccess")] == "all"
+
+
+def test_precedence_agent_over_class_over_fleet_over_defaults():
+    doc = document(
+        supervision={"restart": "always", "restart_delay": 30, "restart_spacing": 60,
+                     "classes": {"worker": {"restart_on_hang": True, "restart_delay": 20}}},
+        agents=[{"name": "w0", "class": "worker", "runtime": "stub"},
+                {"name": "w1", "class": "worker", "runtime": "stub", "supervision": {"restart": "never"}},
+                {"name": "c0", "class": "coder", "runtime": "stub"}])
+    got = policies(doc)
+    assert got["w0"] == dict(supervision.DEFAULTS, restart="always", restart_delay=20, restart_on_hang=True,
+                             restart_spacing=60)
+    assert got["w1"]["restart"] == "never" and got["w1"]["restart_on_hang"] is True
+    assert got["c0"] == dict(supervision.DEFAULTS, restart="always", restart_delay=30, restart_spacing=60)
+    assert got["orchestrator"]["restart_on_hang"] is False
+
+
+def test_the_drop_in_states_the_policy():
+    text = supervision.render_dropin("w0", dict(supervision.DEFAULTS, restart="never", restart_delay=7,
+                                                crashloop_burst=3, crashloop_interval=300, restart_on_hang=True,
+                                                hang_timeout=240, restart_spacing=0))
+    values = unit_values(text)
+    assert values == {
+        ("[Unit]", "StartLimitIntervalSec"): "300", ("[Unit]", "StartLimitBurst"): "3",
+        ("[Service]", "Restart"): "no", ("[Service]", "RestartSec"): "7", ("[Service]", "WatchdogSec"): "240",
+        ("[Service]", "Environment"): "MOSAIC_RESTART_SPACING=0",
+    }
+    assert unit_values(supervision.render_dropin("w0", {}))[("[Service]", "WatchdogSec")] == "0"
+    assert supervision.dropin_path("w0") == "mosaic-agent@w0.service.d/mosaic-supervision.conf"
+
+
+def test_plan_dropins_removes_those_of_agents_gone():
+    files, unwanted = supervision.plan_dropins(
+        {"a": {}}, ["mosaic-agent@a.service.d/mosaic-supervision.conf",
+                    "mosaic-agent@gone.service.d/mosaic-supervision.conf"])
+    assert list(files) == ["mosaic-agent@a.service.d/mosaic-supervision.conf"]
+    assert unwanted == ["mosaic-agent@gone.service.d/mosaic-supervision.conf"]
+    assert supervision.is_dropin("mosaic-agent@gone.service.d/mosaic-supervision.conf")
+    assert not supervision.is_dropin("mosaic-agent@.service.d/mosaic-supervision.conf")
+    assert not supervision.is_dropin("mosaic-agent@a.service.d/" + sd.HOME_DROPIN)
+
+
+def test_a_hang_timeout_shorter_than_grace_is_refused_at_its_path():
+    doc = document(supervision={"grace": 300},
+                   agents=[{"name": "w0", "class": "worker", "runtime": "stub",
+                            "supervision": {"restart_on_hang": True, "hang_timeout": 60}}])
+    normalized, violations = validate(doc)
+    assert normalized is None
+    assert [v.path for v in violations] == ["agents[2].supervision.hang_timeout"]
+    assert "shorter than grace (300s)" in violations[0].message
+    # Off, the numbers do not matter.
+    doc["agents"][2]["supervision"]["restart_on_hang"] = False
+    assert validate(doc)[1] == []
+
+
+def test_the_schema_refuses_unknown_values_and_fields():
+    for bad in ({"restart": "sometimes"}, {"restart_delay": 0}, {"crashloop_burst": 0}, {"hang_timeout": 5},
+                {"bogus": 1}):
+        doc = document(agents=[{"name": "w0", "runtime": "stub", "supervision": bad}])
+        assert validate(doc)[0] is None, bad
+    # restart_spacing is fleet-wide only.
+    assert validate(document(agents=[{"name": "w0", "runtime": "stub",
+                                      "supervision": {"restart_spacing": 5}}]))[0] is None
+    assert validate(document(supervision={"restart_spacing": 5}))[1] == []
+
+
+def test_parse_exit():
+    assert supervision.parse_exit('{"time": 1700000000, "status": null, "signal": 9}\n') == {
+        "time": 1700000000, "status": None, "signal": 9}
+    assert supervision.parse_exit('{"time": 5, "status": 3, "signal": null}') == {"time": 5, "status": 3,
+                                                                                  "signal": None}
+    for junk in (None, "", "garbage", "[1]", '{"status": true}'):
+        parsed = supervision.parse_exit(junk)
+        assert parsed is None or parsed["status"] is None
+
+
+def test_record_fields_and_crashloop():
+    unit = {"Id": "mosaic-agent@a.service", "ActiveState": "active", "Restart": "on-failure", "NRestarts": "1"}
+    fields = supervision.record_fields(unit, {"time": 90, "status": None, "signal": 9}, 100)
+    assert fields == {"restarts": 1, "restart_policy": "on-failure", "last_exit_at": 90, "last_exit_status": None,
+                      "last_exit_signal": 9, "last_restart_at": 100}
+    assert supervision.record_fields(dict(unit, NRestarts="0"), None, 100)["last_restart_at"] is None
+    assert supervision.record_fields(None, None, 100)["restarts"] is None
+    assert supervision.crashloop_reason(unit) is None
+    failed = dict(unit, ActiveState="failed", Result="exit-code", NRestarts="4", StartLimitBurst="5",
+                  StartLimitIntervalUSec="15min")
+    reason = supervision.crashloop_reason(failed)
+    assert "after 4 restarts (at most 5 starts in 15min), last result exit-code" in reason
+    assert "systemctl --user reset-failed mosaic-agent@a.service" in reason
+    assert supervision.crashloop_reason(dict(failed, Restart="no")) is None
