@@ -5,8 +5,10 @@ import importlib.util
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
@@ -119,6 +121,9 @@ def test_round_trip_human_to_orchestrator_and_back(rig, start_agent):
     assert [e["content"]["body"] for e in events] == [answer]
     assert events[0]["sender"] == rig.bot.user_id
     assert json.loads(result.stdout)["event_id"] == events[0]["event_id"]
+    # The running connector posted it: the wrapper handed it over at the desk (no Python started).
+    assert [a["event_id"] for a in rig.audit() if a["event"] == "posted" and a.get("via") == "desk"] == [
+        events[0]["event_id"]]
 
 
 def test_a_thread_message_names_its_thread_and_the_reply_goes_into_it(rig, start_agent):
@@ -148,6 +153,7 @@ def test_a_stranger_is_ignored_and_audited(rig, start_agent):
     ignored = [a for a in rig.audit() if a["event"] == "ignored"]
     assert [(a["sender"], a["event_id"]) for a in ignored] == [(rig.stranger.user_id, stranger_event)]
     assert "let me in" not in json.dumps(rig.audit())  # the audit carries no message text
+    assert os.stat(os.path.join(rig.home, "fleet", "log", "connector.log")).st_mode & 0o777 == 0o600
 
 
 def test_orchestrator_down_two_messages_wait_and_are_delivered_once(rig, start_agent):
@@ -334,3 +340,76 @@ def test_a_reply_the_homeserver_refuses_is_set_aside_not_retried(rig):
     spool = os.path.join(rig.home, "fleet", "spool", "matrix")
     assert os.listdir(os.path.join(spool, "out")) == []
     assert len(os.listdir(os.path.join(spool, "failed"))) == 1
+
+
+class FakeDesk(threading.Thread):
+    """A desk (fleet/run/connector.desk) that takes one request, calls ``then(fields)`` with its
+    parts (magic, key, txn, thread, size, text) and hangs up without an answer: a connector
+    killed while posting."""
+
+    def __init__(self, rig, then=lambda fields: None):
+        super().__init__(daemon=True)
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.then, self.fields = then, None
+        with open(os.path.join(rig.home, "fleet", "run", "connector.desk"), "w", encoding="utf-8") as handle:
+            handle.write("%d %s\n" % (self.server.getsockname()[1], "ab" * 16))
+        self.start()
+
+    def run(self):
+        conn, _addr = self.server.accept()
+        with conn:
+            blob = b""
+            while blob.count(b"\0") < 5 or len(blob.split(b"\0", 5)[5]) < int(blob.split(b"\0", 5)[4]):
+                blob += conn.recv(65536)
+            self.fields = [part.decode() for part in blob.split(b"\0", 5)]
+            self.then(self.fields)
+        self.server.close()
+
+
+def test_a_reply_the_desk_drops_is_posted_by_the_wrapper_with_its_txn_once(rig):
+    """The connector took the reply, posted it and died before answering: the wrapper posts it
+    itself with the same transaction id, and the room has it once."""
+    mc = rig.library()
+    connector = mc.connector_for(mc.load_config(rig.home), rig.home)
+    posted = []
+
+    def post_then_die(fields):
+        posted.append(connector.send(fields[5].rstrip(), txn=fields[2])["event_id"])  # as the desk does
+
+    desk = FakeDesk(rig, post_then_die)
+    rig.human.start_listening()
+    result = rig.tool("reply", "-m", "-", stdin="said once, posted twice\n\n")
+    desk.join(timeout=10)
+    assert result.returncode == 0, result.stderr
+    magic, key, txn, thread, size, text = desk.fields
+    assert (magic, key, thread, int(size), text) == (
+        "mosaic-reply-1", "ab" * 16, "", len("said once, posted twice\n\n"), "said once, posted twice\n\n")
+    assert txn.startswith("mosaic-") and json.loads(result.stdout)["event_id"] == posted[0]
+    assert [e["content"]["body"] for e in rig.human.messages(rig.room, timeout=4, want=2)] == [
+        "said once, posted twice"]
+    assert os.listdir(os.path.join(rig.home, "fleet", "spool", "matrix", "out")) == []
+
+
+def test_the_desk_refuses_a_request_without_its_key_and_a_stale_desk_changes_nothing(rig):
+    rig.start()
+    with open(os.path.join(rig.home, "fleet", "run", "connector.desk"), encoding="utf-8") as handle:
+        port, key = handle.read().split()
+    with socket.create_connection(("127.0.0.1", int(port))) as conn:
+        conn.sendall(b"\0".join([b"mosaic-reply-1", b"0" * len(key), b"mosaic-1-x", b"", b"6", b"forged"]))
+        conn.shutdown(socket.SHUT_WR)
+        assert conn.recv(100) == b""  # no answer
+    wait_for(lambda: any(a["event"] == "reply_refused" for a in rig.audit()), timeout=10, what="the audit")
+    rig.kill()  # SIGKILL: the desk file stays, nothing listens behind it
+    assert os.path.exists(os.path.join(rig.home, "fleet", "run", "connector.desk"))
+    rig.human.start_listening()
+    result = rig.tool("reply", "-m", "after the kill")
+    assert result.returncode == 0, result.stderr
+    assert [e["content"]["body"] for e in rig.human.messages(rig.room, timeout=4, want=2)] == ["after the kill"]
+
+
+def test_a_nul_byte_is_refused_with_or_without_the_desk(rig):
+    for running in (False, True):
+        if running:
+            rig.start()
+        result = rig.tool("reply", "-m", "-", stdin="before\0after")
+        assert result.returncode == 1 and "NUL byte" in result.stderr, (running, result.stderr)

@@ -37,6 +37,15 @@ def test_the_framework_connector_reads_the_file_this_module_renders():
     assert sorted(framework.KINDS) == ["matrix", "tmux"]
 
 
+def test_the_wrapper_names_the_desk_and_interpreter_files_the_connector_writes():
+    framework = framework_connector()
+    with open(os.path.join(REPO, "framework", "tools", "fleet", "connector"), encoding="utf-8") as handle:
+        wrapper = handle.read()
+    assert '"$home/%s"' % framework.DESK_FILE in wrapper
+    assert '"$home/%s"' % framework.INTERPRETER_FILE in wrapper
+    assert "printf '%s\\0%%s" % framework.DESK_MAGIC.decode() in wrapper
+
+
 def test_the_orchestrators_host_gets_the_connector_file_with_no_secret():
     plan = hostconfig.plan_files(fleet(), "web1")
     config = json.loads(plan[connector.CONNECTOR_FILE])

@@ -5,7 +5,8 @@
 
 A connector kind is a class registered by name (``@register("matrix")``) with three calls:
 
-* ``send(text, thread=None)``: orchestrator -> human (``thread``: the event it answers in thread);
+* ``send(text, thread=None, txn=None)``: orchestrator -> human (``thread``: the event it answers in
+  thread; ``txn``: the reply's transaction id when the caller made it);
 * ``subscribe()``: human -> orchestrator, an iterator of inbound messages (``Inbound``);
 * ``health()``: ``{"state": "healthy" | "unreachable" | "unauthenticated", "reason": str}``.
 
@@ -17,18 +18,27 @@ idempotent transaction id, thread relations. ``Service`` runs a connector for th
 agent-send.sh, the outbox of replies, the audit log. The fleet's core calls ``connector_for``
 and never branches on the kind.
 
+The commands (``main``, run by the ``connector`` wrapper): ``connector run``, ``connector reply``,
+``connector health``. A running connector also takes replies at its desk (``Service.open_desk``):
+the wrapper's quick path for ``connector reply`` hands the text over instead of starting Python.
+
 Runs on the orchestrator's host as the fleet user; Python 3.8+, standard library only.
 """
 
+import argparse
 import hashlib
+import hmac
 import json
 import os
+import signal
+import socket
 import subprocess
+import sys
+import threading
 import time
 import urllib.error
 import urllib.parse
 import urllib.request
-import uuid
 
 CONFIG_FILE = "fleet/connector.json"   # {"kind", "orchestrator", "<kind>": {...}} (relative to MOSAIC_HOME)
 SECRETS_FILE = "credentials/fleet.env"
@@ -39,6 +49,16 @@ DELIVERED_KEEP = 1000                    # event ids kept in the spool's ledger 
 SEND_LOG = "fleet/log/send.log"         # agent-send.sh's audit line per send
 SEND_TOOL = "tools/tmux/agent-send.sh"
 MAX_TEXT_BYTES = 16000                  # a message's text, either way (UTF-8 bytes)
+# The desk where a running connector takes replies from the `connector` wrapper (its bash quick
+# path: no Python to start). DESK_FILE (0600) holds "PORT KEY": a listener on 127.0.0.1:PORT that
+# answers only requests carrying KEY (made anew at each start). A request is
+# DESK_MAGIC NUL key NUL txn NUL thread NUL size NUL text (size: the text's bytes, decimal; thread
+# empty for none); the answer one line, "0 JSON" (posted) or "1 MESSAGE" (not posted: refused, or
+# queued for `connector run`). The wrapper repeats these names (tests/unit/test_connector.py).
+DESK_FILE = "fleet/run/connector.desk"
+DESK_MAGIC = b"mosaic-reply-1"
+INTERPRETER_FILE = "fleet/run/connector.python"  # `connector run`'s sys.executable, for the wrapper
+DESK_HANDLERS = 8                                # requests handled at once, at most
 TOKEN_KEY = "MOSAIC_MATRIX_TOKEN"
 
 HEALTHY, UNREACHABLE, UNAUTHENTICATED = "healthy", "unreachable", "unauthenticated"
@@ -99,6 +119,11 @@ def read_secret(mosaic_home, key):
                 value = "".join(out)
             return value
     raise ConnectorError("%s has no %s" % (path, key))
+
+
+def check_size(size):
+    if size > MAX_TEXT_BYTES:
+        raise ConnectorError("the message is %d bytes; the limit is %d" % (size, MAX_TEXT_BYTES))
 
 
 def bounded(text):
@@ -181,7 +206,7 @@ class TmuxConnector:
     def __init__(self, config, mosaic_home):
         self.config, self.mosaic_home = config, mosaic_home
 
-    def send(self, text, thread=None):  # pylint: disable=unused-argument
+    def send(self, text, thread=None, deadline=30.0, txn=None):  # pylint: disable=unused-argument
         return {"sent": False, "reason": "connector kind tmux: the operator reads the orchestrator's pane"}
 
     def subscribe(self):
@@ -302,14 +327,17 @@ class MatrixConnector:
         return {"state": HEALTHY, "reason": "%s as %s" % (self.url, self.user_id)}
 
     # --- outbound ---------------------------------------------------------------------------
-    def queue(self, text, thread=None):
-        """Persist a reply with its transaction id before the first try; return its path."""
+    def queue(self, text, thread=None, txn=None):
+        """Persist a reply with its transaction id (``txn``: the one ``connector reply`` made,
+        else a new one) before the first try; return its path."""
         if not isinstance(text, str) or not text.strip():
             raise ConnectorError("refusing an empty message")
-        size = len(text.encode("utf-8"))
-        if size > MAX_TEXT_BYTES:
-            raise ConnectorError("the message is %d bytes; the limit is %d" % (size, MAX_TEXT_BYTES))
-        txn = "mosaic-%d-%s" % (int(time.time() * 1000), uuid.uuid4().hex)
+        if "\0" in text:
+            raise ConnectorError("refusing a message with a NUL byte")
+        check_size(len(text.encode("utf-8")))
+        txn = txn or "mosaic-%d-%s" % (int(time.time() * 1000), os.urandom(16).hex())
+        if not txn.startswith("mosaic-") or not all(c.isalnum() or c == "-" for c in txn):
+            raise ConnectorError("not a transaction id of this connector: %r" % txn)
         path = os.path.join(self.spool, "out", txn + ".json")
         write_private(path, {"txn": txn, "text": text, "thread": thread})
         return path
@@ -330,7 +358,10 @@ class MatrixConnector:
             try:
                 answer = self.client().send_message(self.room_id, record["txn"],
                                                     self.content(record["text"], record.get("thread")))
-                os.unlink(path)
+                try:
+                    os.unlink(path)
+                except FileNotFoundError:
+                    pass  # posted by another process with the same txn (the same event)
                 return answer.get("event_id"), limited_ms
             except MatrixError as err:
                 if err.status == 429:
@@ -353,8 +384,8 @@ class MatrixConnector:
             time.sleep(wait)
             delay = min(delay * 2, 10)
 
-    def send(self, text, thread=None, deadline=30.0):
-        event_id, limited_ms = self.flush(self.queue(text, thread), time.time() + deadline)
+    def send(self, text, thread=None, deadline=30.0, txn=None):
+        event_id, limited_ms = self.flush(self.queue(text, thread, txn), time.time() + deadline)
         return {"sent": True, "event_id": event_id, "rate_limited_ms": limited_ms}
 
     def pending_out(self):
@@ -441,12 +472,15 @@ class Service:
         self.net_backoff = 0.5
         self.log = log or (lambda line: None)
         self.stop = False
+        self.out_lock = threading.Lock()  # one poster of the outbox at a time
+        self.desk = None
 
     def audit(self, event, **fields):
         path = os.path.join(self.home, AUDIT_LOG)
-        os.makedirs(os.path.dirname(path), exist_ok=True)
+        os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
         fields.update(time=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), event=event)
-        with open(path, "a", encoding="utf-8") as handle:
+        # 0600 like the fleet's other logs (fleet_host_config's `private` closes them).
+        with os.fdopen(os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a", encoding="utf-8") as handle:
             handle.write(json.dumps(fields, sort_keys=True) + "\n")
         self.log("%s %s" % (event, json.dumps(fields, sort_keys=True)))
 
@@ -582,6 +616,14 @@ class Service:
             return
 
     def post_replies(self):
+        if not self.out_lock.acquire(blocking=False):  # pylint: disable=consider-using-with
+            return  # a handed-over reply is being posted: its turn ends it
+        try:
+            self._post_replies()
+        finally:
+            self.out_lock.release()
+
+    def _post_replies(self):
         for path in self.c.pending_out():
             try:
                 event_id, _limited = self.c.flush(path, time.time() + 1)
@@ -615,7 +657,99 @@ class Service:
         self.deliver()
         return seq + len(accepted)
 
+    # --- replies handed over by the `connector` wrapper ------------------------------------------
+    def open_desk(self):
+        """Take replies at the desk (see DESK_FILE) and write this interpreter's path for the
+        ``connector`` wrapper. Without a desk (e.g. no IPv4 loopback), ``connector reply`` posts
+        by itself: slower, the same result."""
+        if sys.executable:
+            write_private_text(os.path.join(self.home, INTERPRETER_FILE), sys.executable + "\n")
+        desk = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            desk.bind(("127.0.0.1", 0))
+            desk.listen(DESK_HANDLERS)
+        except OSError as err:
+            desk.close()
+            self.audit("desk_closed", reason="127.0.0.1: %s" % (err.strerror or err))
+            return
+        key = os.urandom(16).hex()
+        write_private_text(os.path.join(self.home, DESK_FILE), "%d %s\n" % (desk.getsockname()[1], key))
+        self.desk = desk
+        slots = threading.BoundedSemaphore(DESK_HANDLERS)
+        threading.Thread(target=self.serve_desk, args=(desk, key.encode("ascii"), slots), daemon=True).start()
+
+    def close_desk(self):
+        if self.desk is not None:
+            try:
+                os.unlink(os.path.join(self.home, DESK_FILE))
+            except OSError:
+                pass
+            self.desk.close()
+            self.desk = None
+
+    def serve_desk(self, desk, key, slots):
+        while True:
+            try:
+                conn, _addr = desk.accept()
+            except OSError:
+                return  # closed
+            if not slots.acquire(blocking=False):  # pylint: disable=consider-using-with
+                conn.close()  # busy: that wrapper posts by itself
+                continue
+            threading.Thread(target=self.take_reply, args=(conn, key, slots), daemon=True).start()
+
+    def take_reply(self, conn, key, slots):
+        """One handed-over reply: queued under its txn and posted as ``connector reply`` would,
+        then the answer line. A request without the desk's key gets no answer."""
+        try:
+            with conn:
+                conn.settimeout(10)
+                blob = b""
+                while blob.count(b"\0") < 5:  # after the magic, key, txn, thread and size
+                    chunk = conn.recv(4096)
+                    if not chunk or len(blob) > 1024:
+                        return
+                    blob += chunk
+                magic, given, txn, thread, size, data = blob.split(b"\0", 5)
+                if magic != DESK_MAGIC or not hmac.compare_digest(given, key):
+                    self.audit("reply_refused", reason="a request without the desk's key")
+                    return
+                try:
+                    if not size.isdigit():
+                        raise ConnectorError("not a reply request")
+                    if int(size) > MAX_TEXT_BYTES + 4096:  # trailing blanks are cut, then checked
+                        check_size(int(size))
+                    while len(data) < int(size):
+                        chunk = conn.recv(65536)
+                        if not chunk:
+                            return
+                        data += chunk
+                    text = data.decode("utf-8", "replace").rstrip()
+                    with self.out_lock:
+                        result = self.c.send(text, thread=thread.decode("utf-8", "replace") or None,
+                                             txn=txn.decode("ascii", "replace"))
+                    answer = b"0 " + json.dumps(result, sort_keys=True).encode("utf-8") + b"\n"
+                    self.audit("posted", event_id=result.get("event_id"), txn=txn.decode("ascii", "replace"),
+                               via="desk")
+                except ConnectorError as err:
+                    answer = ("1 %s\n" % " ".join(str(err).split())).encode("utf-8")
+                conn.sendall(answer)
+        except OSError:
+            pass  # the wrapper went away or gave up: it posts by itself with the same txn
+        finally:
+            slots.release()
+
     def run(self):
+        # A handed-over reply's thread gets the interpreter within 0.5 ms, not the default 5 ms,
+        # when the main thread is busy (e.g. parsing a /sync answer).
+        sys.setswitchinterval(0.0005)
+        self.open_desk()
+        try:
+            self.loop()
+        finally:
+            self.close_desk()
+
+    def loop(self):
         seq = int(time.time() * 1000)
         while not self.stop:
             try:
@@ -629,3 +763,58 @@ class Service:
                 self.audit("sync_failed", state=state, reason=str(err), retry_in=wait)
                 time.sleep(wait)
                 self.net_backoff = min(self.net_backoff * 2, self.max_backoff)
+
+
+def main(argv):
+    """The ``connector`` command (see the wrapper's usage)."""
+    parser = argparse.ArgumentParser(prog="connector", description="the orchestrator's chat channel "
+                                     "(fleet/connector.json; default kind tmux)")
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="keep the connector running (inbound into the orchestrator's pane, "
+                                     "replies out)")
+    run.add_argument("--poll-ms", type=int, default=30000)
+    reply = sub.add_parser("reply", help="answer the operator in the room")
+    reply.add_argument("--thread", default=None, help="answer in the thread of this event")
+    reply.add_argument("-m", dest="message", required=True, help='the text, or "-" to read it from stdin')
+    # The wrapper's quick path made this reply's transaction id and found no desk to take it: the
+    # same id here, so a reply the connector posted after all is kept once by the homeserver.
+    reply.add_argument("--txn", default=None, help=argparse.SUPPRESS)
+    sub.add_parser("health", help="one JSON line: kind, state (healthy, unreachable, unauthenticated), reason")
+    args = parser.parse_args(argv)
+    home = os.environ.get("MOSAIC_HOME") or os.path.expanduser("~/.config/mosaic")
+    try:
+        config = load_config(home)
+        connector = connector_for(config, home)
+        if args.command == "health":
+            report = dict(connector.health(), kind=connector.kind)
+            print(json.dumps(report, sort_keys=True))
+            return 0 if report["state"] == HEALTHY else 1
+        if args.command == "reply":
+            text = (sys.stdin.buffer.read().decode("utf-8", "replace") if args.message == "-"
+                    else args.message).rstrip()
+            print(json.dumps(connector.send(text, thread=args.thread, txn=args.txn), sort_keys=True))
+            return 0
+        orchestrator = config.get("orchestrator")
+        if connector.kind == "tmux":
+            print("connector: kind tmux has nothing to run", file=sys.stderr)
+            return 0
+        if not orchestrator:
+            raise ConnectorError("%s names no orchestrator" % CONFIG_FILE)
+        max_backoff = float(os.environ.get("MOSAIC_CONNECTOR_MAX_BACKOFF", "30"))
+        service = Service(connector, home, orchestrator, poll_ms=args.poll_ms, max_backoff=max_backoff,
+                          log=lambda line: print("connector: " + line, file=sys.stderr, flush=True))
+
+        def stop(_signum, _frame):
+            sys.exit(0)
+        signal.signal(signal.SIGTERM, stop)
+        service.run()
+        return 0
+    except (ConnectorError, MatrixError, Unreachable) as err:
+        print("connector: %s" % err, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
