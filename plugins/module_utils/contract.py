@@ -30,6 +30,12 @@ ENV_SUFFIX = ".env"
 COMMS_SUFFIX = ".comms.md"
 RUN_DIR = "fleet/run"                    # <name>.heartbeat, locks/
 HEARTBEAT_SUFFIX = ".heartbeat"
+# Beside the heartbeat (fleet/HEARTBEAT.md; read by fleet_ps, plugins/module_utils/metering.py):
+# <name>.meter.json, what the runtime last said it uses (model, context, tokens, cost), and
+# <name>.notice.json, the runtime's last notification (Claude's Notification hook) since its
+# last activity; both one JSON object, written atomically.
+METER_SUFFIX = ".meter.json"
+NOTICE_SUFFIX = ".notice.json"
 # Supervision (start/stop-agent-session.sh, fleet_ps): <name>.pid, the pane's process that the
 # agent's unit adopted as its main process; <name>.exit, how the runtime last ended (one JSON
 # line: {"time": <epoch>, "status": <int or null>, "signal": <int or null>}).
@@ -141,6 +147,16 @@ def exit_file(name):
     return "%s/%s%s" % (RUN_DIR, name, EXIT_SUFFIX)
 
 
+def meter_file(name):
+    """``fleet/run/<name>.meter.json``: the agent's metering (model, context, tokens, cost)."""
+    return "%s/%s%s" % (RUN_DIR, name, METER_SUFFIX)
+
+
+def notice_file(name):
+    """``fleet/run/<name>.notice.json``: the runtime's last notification since its last activity."""
+    return "%s/%s%s" % (RUN_DIR, name, NOTICE_SUFFIX)
+
+
 def transcript_file(name):
     """``fleet/log/transcripts/<name>.log`` (rotated: the same path + TRANSCRIPT_ROTATED_SUFFIX)."""
     return "%s/%s%s" % (TRANSCRIPT_DIR, name, TRANSCRIPT_SUFFIX)
@@ -249,6 +265,8 @@ def shell_values():
         ("MOSAIC_C_COMMS_SUFFIX", COMMS_SUFFIX),
         ("MOSAIC_C_RUN_DIR", RUN_DIR),
         ("MOSAIC_C_HEARTBEAT_SUFFIX", HEARTBEAT_SUFFIX),
+        ("MOSAIC_C_METER_SUFFIX", METER_SUFFIX),
+        ("MOSAIC_C_NOTICE_SUFFIX", NOTICE_SUFFIX),
         ("MOSAIC_C_PID_SUFFIX", PID_SUFFIX),
         ("MOSAIC_C_EXIT_SUFFIX", EXIT_SUFFIX),
         ("MOSAIC_C_LOCK_DIR", LOCK_DIR),

@@ -15,9 +15,18 @@ Health (ARCHITECTURE.md "Health"), checked in this order:
 ``stopped``       no session; the unit is inactive, not failed, and was started or is enabled
 ``missing``       no session otherwise (tmux supervisor; unit not installed, never started, or
                   still active although its session is gone)
+``waiting``       the agent waits on a human: its screen shows a dialog or banner the runtime
+                  table lists (permission prompt, trust or login dialog, usage limit), or its last
+                  notification since its last activity is of a type the table lists; the reason says which
 ``unresponsive``  the pane is alive but the agent never wrote a heartbeat (in this session)
-``stale``         the last heartbeat is older than ``stale_after`` seconds
-``healthy``       the pane is alive and the heartbeat is at most ``stale_after`` seconds old
+``stale``         the last heartbeat is older than ``stale_after`` seconds: it stopped answering
+                  mid-work (a runtime that beats only at turn ends, ``health.idle`` ``turn_end`` in
+                  the table, is idle, so healthy, while its pane has not changed since its last beat
+                  or its start, ``settle_seconds`` allowed for the last redraw)
+``healthy``       the pane is alive and the heartbeat is at most ``stale_after`` seconds old (or idle
+                  after a turn, above)
+
+The runtime's metering sidecar (``metering.py``) adds model, context and spend to each record.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import os
 import shlex
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+from ansible_collections.mosaic.fleet.plugins.module_utils import metering
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtime_table
 from ansible_collections.mosaic.fleet.plugins.module_utils import runtimes as fleet_runtimes
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervision as fleet_supervision
@@ -41,7 +51,8 @@ UNRESPONSIVE = "unresponsive"
 DEAD = "dead"
 STOPPED = "stopped"
 MISSING = "missing"
-HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING)
+WAITING = "waiting"
+HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING, WAITING)
 # The agent's unit failed and its crash-loop guard (the start limit) holds it back.
 CRASHLOOP = "crashloop"
 HEALTH_STATES = HEALTH_STATES + (CRASHLOOP,)
@@ -58,6 +69,14 @@ DEFAULT_STALE_AFTER = 120
 # shows `bash`, which is drift.
 RUNTIME_PROCESS_NAMES = dict((name, fleet_runtimes.process_names(runtime_table.TABLE, name))
                              for name in fleet_runtimes.runtime_names(runtime_table.TABLE))
+# What each runtime's health signals are (THE runtime table's ``health``): ``idle`` ``beats`` (it
+# beats while idle) or ``turn_end`` (only at turn ends), ``settle_seconds``, ``waiting`` patterns.
+RUNTIME_HEALTH = dict((name, runtime_table.TABLE["runtimes"][name].get("health") or {})
+                      for name in fleet_runtimes.runtime_names(runtime_table.TABLE))
+TURN_END = "turn_end"
+DEFAULT_SETTLE_SECONDS = 30
+# How many of a pane's last lines fleet_ps reads for the waiting patterns (the visible screen).
+WAITING_SCREEN_LINES = 50
 SHELLS = frozenset(("bash", "sh", "dash", "zsh", "fish", "ksh", "mksh", "tcsh", "csh", "busybox"))
 
 # Unit states in which the agent's session is supposed to exist.
@@ -180,12 +199,15 @@ def age_of(epoch, now):
     return round(now - epoch, 1)
 
 
-def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after):
+def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after, waiting=None, idle_since=None):
     """(health, reason) of one agent.
 
     ``unit``: its ``systemctl show`` properties (None in tmux mode or when unknown);
     ``session``: its tmux session from :func:`group_sessions` (None when absent);
-    ``heartbeat_at``: epoch of the last heartbeat that belongs to this session, or None.
+    ``heartbeat_at``: epoch of the last heartbeat that belongs to this session, or None;
+    ``waiting``: why it waits on a human (:func:`waiting_reason`), or None;
+    ``idle_since``: for a runtime that beats only at turn ends, the beat (or start) since which
+    its pane has not changed (:func:`turn_end_idle_since`), or None.
     """
     systemd = supervisor == SYSTEMD and unit is not None
     active = unit.get("ActiveState", "") if systemd else None
@@ -210,12 +232,50 @@ def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after):
         if systemd:
             return MISSING, "unit is not installed and there is no tmux session"
         return MISSING, "no tmux session"
-    if heartbeat_at is None:
+    if waiting:
+        return WAITING, waiting
+    if heartbeat_at is None and idle_since is None:
         return UNRESPONSIVE, "the pane is alive but the agent has written no heartbeat"
-    age = age_of(heartbeat_at, now)
+    age = age_of(heartbeat_at, now) if heartbeat_at is not None else None
+    if idle_since is not None and (age is None or age > stale_after):
+        what = "its last turn ended" if heartbeat_at is not None and idle_since == heartbeat_at else "it started"
+        return HEALTHY, "idle since %s %ds ago (the pane has not changed since)" % (
+            what, max(0, int(age_of(idle_since, now))))
     if age > stale_after:
         return STALE, "last heartbeat %ds ago (stale after %ds)" % (int(age), stale_after)
     return HEALTHY, "heartbeat %ds ago" % max(0, int(age))
+
+
+def waiting_reason(runtime, screen, notice, session):
+    """Why the agent waits on a human, from THE runtime table's ``health.waiting`` patterns: its
+    screen (the pane's last lines, None when not read) first, then its last notification (a
+    ``metering.parse_notice`` record written since the session started). None when it does not."""
+    spec = RUNTIME_HEALTH.get(runtime, {}).get("waiting") or {}
+    reason = metering.screen_waiting(spec.get("screen"), screen, spec.get("tail_lines"))
+    if reason:
+        return reason
+    return metering.notice_waiting(spec.get("notifications"), notice, session.get("created") if session else None)
+
+
+def turn_end_idle_since(runtime, session, heartbeat_at):
+    """For a runtime that beats only at turn ends (table ``health.idle`` ``turn_end``): the
+    time since which it is idle, i.e. its last beat (else its session's start) when the pane has
+    not changed later than ``settle_seconds`` after it; None otherwise (or for other runtimes).
+    Codex tells us only that a turn ended: a live process whose screen stays as the turn left
+    it is idle at its prompt, so answering; a screen that changed since is a turn in progress,
+    judged by the beat's age like any other."""
+    health = RUNTIME_HEALTH.get(runtime, {})
+    if health.get("idle") != TURN_END or not session:
+        return None
+    pane = session["pane"]
+    if pane["pane_dead"]:
+        return None
+    reference = heartbeat_at if heartbeat_at is not None else session.get("created")
+    activity = pane.get("window_activity")
+    if reference is None or activity is None:
+        return None
+    settle = health.get("settle_seconds", DEFAULT_SETTLE_SECONDS)
+    return reference if activity <= reference + settle else None
 
 
 def detect_drift(supervisor, runtime, command, unit, session):
@@ -310,14 +370,22 @@ def classify_sessions(sessions_by_socket, host_agents, roster_agents, holder_ses
     return viewers, adhoc
 
 
-def agent_record(agent, tenant_id, supervisor, unit, session, heartbeat, now, stale_after):
-    """The report for one agent: identity, raw observations, health and drift."""
+def agent_record(agent, tenant_id, supervisor, unit, session, heartbeat, now, stale_after, meter=None,
+                 notice=None, screen=None):
+    """The report for one agent: identity, raw observations, health, drift and metering.
+
+    ``meter``/``notice``: the parsed metering and notice sidecars (``metering.py``) or None;
+    ``screen``: the pane's last lines (for the waiting patterns) or None."""
     pane = session["pane"] if session else None
     heartbeat_at = session_heartbeat(heartbeat, session)
-    health, why = classify_health(supervisor, unit, session, heartbeat_at, now, stale_after)
+    runtime = agent.get("runtime", "")
+    waiting = waiting_reason(runtime, screen, notice, session) if session and not pane["pane_dead"] else None
+    idle_since = turn_end_idle_since(runtime, session, heartbeat_at)
+    health, why = classify_health(supervisor, unit, session, heartbeat_at, now, stale_after,
+                                  waiting=waiting, idle_since=idle_since)
     reasons = detect_drift(supervisor, agent.get("runtime", ""), agent.get("command", ""), unit, session)
     systemd = supervisor == SYSTEMD and unit is not None
-    return {
+    record = {
         "name": agent["name"],
         "tenant_id": tenant_id,
         "host": agent.get("host"),
@@ -352,7 +420,10 @@ def agent_record(agent, tenant_id, supervisor, unit, session, heartbeat, now, st
         "drift": bool(reasons),
         "drift_reason": "; ".join(reasons) or None,
         "drift_reasons": reasons,
+        "waiting_reason": waiting if health == WAITING else None,
     }
+    record.update(metering.record_fields(meter if meter and session_heartbeat((meter["at"], None), session) else None))
+    return record
 
 
 def summarize(records):
@@ -392,14 +463,16 @@ def choose_supervisor(requested, manager_reachable, units_enabled):
 
 
 def build_report(roster, agents, supervisor, units, sessions_by_socket, heartbeats, now, stale_after,
-                 holder_session, holder_socket, host_agents=None):
+                 holder_session, holder_socket, host_agents=None, meters=None, notices=None, screens=None):
     """Assemble the module's result from observations (pure).
 
     ``units``: unit Id -> properties (empty in tmux mode); ``sessions_by_socket``: socket ->
     {name: session}; ``heartbeats``: agent name -> (epoch, pid) or None; ``host_agents``: the
     {name: socket} of every agent of this host (before any ``agents`` filter), for telling
-    ad-hoc sessions apart.
+    ad-hoc sessions apart; ``meters``/``notices``: agent name -> parsed sidecar or None;
+    ``screens``: agent name -> the pane's last lines (waiting patterns).
     """
+    meters, notices, screens = meters or {}, notices or {}, screens or {}
     tenant_id = roster.get("tenant") or "default"
     records = []
     for agent in sorted(agents, key=lambda a: a["name"]):
@@ -410,7 +483,9 @@ def build_report(roster, agents, supervisor, units, sessions_by_socket, heartbea
                     "ActiveState": "inactive"}
         session = sessions_by_socket.get(socket, {}).get(agent["name"])
         records.append(agent_record(agent, tenant_id, supervisor, unit, session,
-                                    heartbeats.get(agent["name"]), now, stale_after))
+                                    heartbeats.get(agent["name"]), now, stale_after,
+                                    meter=meters.get(agent["name"]), notice=notices.get(agent["name"]),
+                                    screen=screens.get(agent["name"])))
     if host_agents is None:
         host_agents = dict((a["name"], a.get("socket", "")) for a in agents)
     roster_agents = dict((a["name"], a.get("host")) for a in roster.get("agents") or [] if a.get("name"))

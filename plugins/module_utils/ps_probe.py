@@ -21,10 +21,12 @@ from ansible_collections.mosaic.fleet.plugins.module_utils import host as fleet_
 from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig
 from ansible_collections.mosaic.fleet.plugins.module_utils import supervision as fleet_supervision
 from ansible_collections.mosaic.fleet.plugins.module_utils import connector as fleet_connector
+from ansible_collections.mosaic.fleet.plugins.module_utils import contract
+from ansible_collections.mosaic.fleet.plugins.module_utils import metering
 from ansible_collections.mosaic.fleet.plugins.module_utils import systemd as fleet_systemd
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import DEFAULT_HOLDER_SESSION
 from ansible_collections.mosaic.fleet.plugins.module_utils.ps import (
-    DEFAULT_STALE_AFTER, SUPERVISORS, SYSTEMD, TMUX, build_report, choose_supervisor, group_sessions,
+    DEFAULT_STALE_AFTER, RUNTIME_HEALTH, SUPERVISORS, SYSTEMD, TMUX, WAITING_SCREEN_LINES, build_report, choose_supervisor, group_sessions,
     local_host_names, parse_heartbeat, parse_units, select_agents, show_units_argv)
 from ansible_collections.mosaic.fleet.plugins.module_utils.tmux import (
     capture_screens_argv, is_no_server, list_panes_argv, parse_panes, parse_screens)
@@ -97,6 +99,10 @@ def probe_connector(run, mosaic_home, commands):
                 "reason": "connector health failed (rc=%s): %s" % (rc, ((err or out) or "").strip()[-300:])}
 
 
+def _has_screen_patterns(agent):
+    return bool((RUNTIME_HEALTH.get(agent.get("runtime", ""), {}).get("waiting") or {}).get("screen"))
+
+
 def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None, socket=None,
           stale_after=DEFAULT_STALE_AFTER, only=None, holder_session=None, supervisor="auto",
           tmux_tmpdir=None, hostname=None, tmux_binary=None, systemctl_binary=None,
@@ -109,7 +115,9 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
     Commands: at most one ``systemctl --user show`` and one ``tmux list-panes -a`` per distinct
     socket, whatever the number of agents; the rest are file reads. ``screen_lines`` > 0 adds
     one ``tmux`` call per socket that has agent sessions (:func:`tmux.capture_screens_argv`) and
-    a ``screen`` (the pane's last lines, or None without a session) to every agent record.
+    a ``screen`` (the pane's last lines, or None without a session) to every agent record. The
+    same call (``WAITING_SCREEN_LINES`` lines when ``screen_lines`` is 0) is made for the agents
+    whose runtime has screen patterns for ``waiting`` (the runtime table), whatever ``lines``.
     """
     if not 0 <= screen_lines <= MAX_SCREEN_LINES:
         raise ProbeError("lines must be between 0 and %d" % MAX_SCREEN_LINES)
@@ -168,15 +176,18 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
         if rc == 0:
             sessions_by_socket[sock] = group_sessions(parse_panes(out))
             present = [a["name"] for a in agents
-                       if a.get("socket", "") == sock and a["name"] in sessions_by_socket[sock]]
-            if screen_lines and present:
+                       if a.get("socket", "") == sock and a["name"] in sessions_by_socket[sock]
+                       and (screen_lines or (_has_screen_patterns(a)
+                                             and not sessions_by_socket[sock][a["name"]]["pane"]["pane_dead"]))]
+            if present:
                 marker = "mosaic-screen-" + uuid.uuid4().hex
-                argv = capture_screens_argv(sock, present, screen_lines, marker, binary=tmux_binary)
+                argv = capture_screens_argv(sock, present, max(screen_lines, WAITING_SCREEN_LINES), marker,
+                                            binary=tmux_binary)
                 if not as_self:
                     argv = fleet_host.as_user_argv(name, home, tmux_tmpdir, argv, runuser=runuser_binary)
                 commands.append(argv)
                 rc, out, err = run(argv, env)
-                screens.update(parse_screens(out, marker, screen_lines))
+                screens.update(parse_screens(out, marker, max(screen_lines, WAITING_SCREEN_LINES)))
                 if rc != 0:
                     warnings.append("tmux capture-pane on socket %r failed (rc=%d: %s); some screens are missing"
                                     % (sock or "default", rc, (err or out).strip()))
@@ -186,21 +197,29 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
             raise ProbeError("tmux list-panes on socket %r failed (rc=%d): %s"
                              % (sock or "default", rc, (err or out).strip()))
 
-    run_dir = os.path.join(mosaic_home, "fleet", "run", "")
     # How each runtime last ended (fleet/run/<name>.exit, written by the framework's scripts).
     exits = dict((a["name"], fleet_supervision.parse_exit(fleet_host.read_head(
         os.path.join(mosaic_home, fleet_supervision.exit_file(a["name"]))))) for a in agents)
     heartbeats = {}
+    meters = {}
+    notices = {}
     for agent in agents:
-        heartbeats[agent["name"]] = parse_heartbeat(fleet_host.read_head(run_dir + agent["name"] + ".heartbeat"))
+        path = os.path.join(mosaic_home, contract.heartbeat_file(agent["name"]))
+        heartbeats[agent["name"]] = parse_heartbeat(fleet_host.read_head(path))
+        meters[agent["name"]] = metering.parse_meter(
+            fleet_host.read_head(os.path.join(mosaic_home, contract.meter_file(agent["name"])), 8192))
+        notices[agent["name"]] = metering.parse_notice(
+            fleet_host.read_head(os.path.join(mosaic_home, contract.notice_file(agent["name"])), 4096))
 
     now = time.time() if now is None else now
     report = build_report(roster, agents, chosen, units, sessions_by_socket, heartbeats, now, stale_after,
                           holder_session, holder_socket,
-                          host_agents=dict((a["name"], a.get("socket", "")) for a in host_agents_all))
+                          host_agents=dict((a["name"], a.get("socket", "")) for a in host_agents_all),
+                          meters=meters, notices=notices, screens=screens)
     if screen_lines:
         for record in report["agents"]:
-            record["screen"] = screens.get(record["name"])
+            screen = screens.get(record["name"])
+            record["screen"] = "\n".join(screen.split("\n")[-screen_lines:]) if screen is not None else None
     fleet_supervision.annotate(report["agents"], units, exits)
     report["connector"] = probe_connector(run, mosaic_home, commands)
     report.update({

@@ -9,20 +9,24 @@ use it); pure functions, unit-tested directly. ``fleet_ps_table`` is THE table r
 
 from __future__ import annotations
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.ps import HEALTH_STATES, HEALTHY, SYSTEMD
+from ansible_collections.mosaic.fleet.plugins.module_utils.metering import RECORD_FIELDS as METER_FIELDS
+from ansible_collections.mosaic.fleet.plugins.module_utils.metering import human_tokens
+from ansible_collections.mosaic.fleet.plugins.module_utils.ps import HEALTH_STATES, HEALTHY, SYSTEMD, WAITING
 
 UNREACHABLE = "unreachable"
 ERROR = "error"
 ADHOC = "adhoc"
 HOST_STATES = (UNREACHABLE, ERROR)
-COLUMNS = ("HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION", "HEARTBEAT", "HEALTH", "DRIFT")
+COLUMNS = ("HOST", "TENANT", "AGENT", "CLASS", "RUNTIME", "UNIT", "SESSION", "HEARTBEAT", "HEALTH", "CTX", "COST",
+           "DRIFT")
 CONNECTOR = "connector"
 _KIND_ORDER = {"agent": 0, CONNECTOR: 1, "host": 2, ADHOC: 3}
 
 # Keys every record has, so JSON consumers and the table need no special cases.
 _RECORD_KEYS = ("kind", "host", "tenant_id", "name", "class", "runtime", "supervisor", "unit",
                 "unit_active_state", "unit_enabled", "session_exists", "pane_current_command",
-                "pane_dead", "heartbeat_age", "health", "health_reason", "drift", "drift_reason")
+                "pane_dead", "heartbeat_age", "health", "health_reason", "drift", "drift_reason",
+                "waiting_reason") + METER_FIELDS
 
 
 def _blank(**fields):
@@ -177,22 +181,77 @@ def _session_cell(record):
     return "dead" if record.get("pane_dead") else "yes"
 
 
+def format_percent(value):
+    """Context used: ``-``, ``0%``, ``12%``, ``0.5%`` (one decimal below 10)."""
+    if value is None:
+        return "-"
+    return ("%.1f%%" % value).replace(".0%", "%") if value < 10 else "%d%%" % round(value)
+
+
+def format_cost(value):
+    """Cost in USD: ``-`` (not known), ``$0.00``, ``$12.34``."""
+    return "-" if value is None else "$%.2f" % value
+
+
 def _row(record):
     if record.get("kind") == ADHOC:
         drift = record.get("drift_reason") or "-"
         return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-", "-",
-                record.get("pane_current_command") or "-", "-", _session_cell(record), "-", ADHOC, drift)
+                record.get("pane_current_command") or "-", "-", _session_cell(record), "-", ADHOC, "-", "-",
+                drift)
     if record.get("kind") == CONNECTOR:
         return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-", "-", "-", "-", "-",
-                "-", record.get("health") or "-", "-")
+                "-", record.get("health") or "-", "-", "-", "-")
     if record.get("health") in HOST_STATES:
         return (record["host"], "-", record.get("name") or "-", "-", "-", "-", "-", "-", record["health"],
-                "-")
+                "-", "-", "-")
     drift = record.get("drift_reason") if record.get("drift") else "-"
     return (record["host"], record.get("tenant_id") or "-", record.get("name") or "-",
             record.get("class") or "-", record.get("runtime") or "-", _unit_cell(record),
             _session_cell(record), format_age(record.get("heartbeat_age")), record.get("health") or "-",
-            drift or "-")
+            format_percent(record.get("context_used_pct")), format_cost(record.get("cost_usd")), drift or "-")
+
+
+def tenant_totals(records):
+    """Per tenant (in order of appearance): agents, how many report a cost / tokens, and the sums.
+
+    ``[{"tenant_id", "agents", "cost_usd", "cost_agents", "input_tokens", "output_tokens",
+    "token_agents"}]``; sums are None where no agent of the tenant reports them."""
+    totals = {}
+    order = []
+    for record in records:
+        if record.get("kind") != "agent" or record.get("health") in HOST_STATES:
+            continue
+        tenant = record.get("tenant_id") or "-"
+        if tenant not in totals:
+            order.append(tenant)
+            totals[tenant] = {"tenant_id": tenant, "agents": 0, "cost_usd": None, "cost_agents": 0,
+                              "input_tokens": None, "output_tokens": None, "token_agents": 0}
+        total = totals[tenant]
+        total["agents"] += 1
+        if record.get("cost_usd") is not None:
+            total["cost_agents"] += 1
+            total["cost_usd"] = round((total["cost_usd"] or 0) + record["cost_usd"], 6)
+        if record.get("input_tokens") is not None or record.get("output_tokens") is not None:
+            total["token_agents"] += 1
+            total["input_tokens"] = (total["input_tokens"] or 0) + (record.get("input_tokens") or 0)
+            total["output_tokens"] = (total["output_tokens"] or 0) + (record.get("output_tokens") or 0)
+    return [totals[t] for t in order]
+
+
+def total_lines(records):
+    """``tenant acme: cost $1.23 (3 of 4 agents), tokens 24k in / 1k out (4 of 4 agents)``, one per
+    tenant; nothing when no agent of the fleet reports any metering (a stub fleet)."""
+    totals = tenant_totals(records)
+    if not any(t["cost_agents"] or t["token_agents"] for t in totals):
+        return []
+    lines = []
+    for total in totals:
+        lines.append("tenant %s: cost %s (%d of %d agents), tokens %s in / %s out (%d of %d agents)" % (
+            total["tenant_id"], format_cost(total["cost_usd"]), total["cost_agents"], total["agents"],
+            human_tokens(total["input_tokens"]), human_tokens(total["output_tokens"]), total["token_agents"],
+            total["agents"]))
+    return lines
 
 
 def summary_lines(summary):
@@ -239,9 +298,16 @@ def fleet_ps_table(records, summary=True):
         if record.get("kind") == CONNECTOR and record.get("health") != HEALTHY:
             lines.append("%s: %s: %s: %s" % (record["host"], record["name"], record["health"],
                                              record.get("health_reason") or ""))
+        elif record.get("kind") == "agent" and record.get("health") == WAITING:
+            lines.append("%s: %s: waiting: %s" % (record["host"], record["name"],
+                                                  record.get("waiting_reason") or record.get("health_reason") or ""))
         elif record.get("health") in HOST_STATES and record["host"] not in seen:
             seen.add(record["host"])
             lines.append("%s: %s: %s" % (record["host"], record["health"], record.get("health_reason") or ""))
+    totals = total_lines(records)
+    if totals:
+        lines.append("")
+        lines.extend(totals)
     if summary:
         lines.append("")
         lines.extend(summary_lines(fleet_ps_summary(records)))

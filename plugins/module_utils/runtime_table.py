@@ -106,14 +106,21 @@ TABLE = {
             },
             'heartbeat': {
                 'how': (
-                    "--settings '<JSON>': hooks SessionStart, UserPromptSubmit, "
-                    'PostToolUse, Notification, Stop run heartbeat --hook'
+                    "--settings '<JSON>': a statusLine running heartbeat --status "
+                    'every 5 s (idle too; its input is the metering), hooks '
+                    'SessionStart, UserPromptSubmit, PostToolUse, Stop run '
+                    'heartbeat --hook, Notification heartbeat --notify'
                 ),
                 'args': [
                     [
                         '--settings',
                         {
                             'json': {
+                                'statusLine': {
+                                    'type': 'command',
+                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --status',
+                                    'refreshInterval': 5,
+                                },
                                 'hooks': {
                                     'SessionStart': [
                                         {
@@ -154,7 +161,7 @@ TABLE = {
                                             'hooks': [
                                                 {
                                                     'type': 'command',
-                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook',
+                                                    'command': '"$MOSAIC_HOME/tools/fleet/heartbeat" --notify',
                                                     'timeout': 10,
                                                 },
                                             ],
@@ -195,6 +202,58 @@ TABLE = {
                 "the fleet's 200k context cap; no self-update, installation "
                 'checks or non-essential traffic'
             ),
+            'health': {
+                'idle': 'beats',
+                'how': (
+                    "the status line beats every 5 s while Claude's own process "
+                    'runs, idle included (Claude Code >= 2.1.97); hooks beat on '
+                    'activity'
+                ),
+                'waiting': {
+                    'tail_lines': 25,
+                    'notifications': {
+                        'permission_prompt': 'permission prompt',
+                        'elicitation_dialog': 'a question for a human',
+                    },
+                    'screen': [
+                        {
+                            'pattern': 'Do you want to proceed\\?',
+                            'reason': 'permission prompt',
+                        },
+                        {
+                            'pattern': 'Yes, I trust this folder',
+                            'reason': 'workspace trust dialog',
+                        },
+                        {
+                            'pattern': 'Do you want to use this API key\\?',
+                            'reason': 'API key approval dialog',
+                        },
+                        {
+                            'pattern': 'running in Bypass Permissions mode',
+                            'reason': 'bypass-permissions acknowledgement',
+                        },
+                        {
+                            'pattern': 'Select login method|Please run /login|Invalid API key',
+                            'reason': 'login',
+                        },
+                        {
+                            'pattern': 'Choose the text style|Syntax theme:',
+                            'reason': 'first-run onboarding (theme)',
+                        },
+                        {
+                            'pattern': (
+                                '(?:limit reached|hit your limit)[^\\n]*?resets? '
+                                '(?P<reset>[^\\n·∙|]+)'
+                            ),
+                            'reason': 'usage limit; resets {reset}',
+                        },
+                    ],
+                },
+                'metering': (
+                    "the status line's input: model, context window size and used "
+                    '%, total input and output tokens, cost, session id'
+                ),
+            },
             'process_names': ['claude', 'node'],
         },
         'codex': {
@@ -225,18 +284,54 @@ TABLE = {
                 ],
             },
             'heartbeat': {
-                'how': '-c notify=["…/heartbeat","--hook"] (runs after every turn)',
+                'how': (
+                    '-c notify=["…/heartbeat","--codex"] (runs after every turn; '
+                    "records the turn's token counts)"
+                ),
                 'args': [
                     [
                         '-c',
                         {
                             'key': 'notify',
-                            'toml': ['{tools}/heartbeat', '--hook'],
+                            'toml': ['{tools}/heartbeat', '--codex'],
                         },
                     ],
                 ],
             },
             'env': {},
+            'health': {
+                'idle': 'turn_end',
+                'settle_seconds': 30,
+                'how': (
+                    'notify beats at each turn end only; idle after a turn (or '
+                    'its start) with the pane unchanged since is healthy'
+                ),
+                'waiting': {
+                    'tail_lines': 25,
+                    'screen': [
+                        {
+                            'pattern': 'Would you like to run the following command\\?',
+                            'reason': 'approval prompt',
+                        },
+                        {
+                            'pattern': (
+                                'hit your usage limit[^\\n]*?Try again at '
+                                '(?P<reset>[^\\n]+?)\\.?$'
+                            ),
+                            'reason': 'usage limit; try again at {reset}',
+                        },
+                        {
+                            'pattern': 'Sign in with ChatGPT',
+                            'reason': 'login',
+                        },
+                    ],
+                },
+                'metering': (
+                    "the session file's last token_count (read at each turn end): "
+                    'model, context window, tokens in it, total input and output '
+                    'tokens; no cost'
+                ),
+            },
             'process_names': ['node', 'codex'],
         },
         'pi': {
@@ -281,6 +376,18 @@ TABLE = {
                 'no startup network operations (version check, tool '
                 'downloads) or install telemetry'
             ),
+            'health': {
+                'idle': 'beats',
+                'how': (
+                    'the extension beats every MOSAIC_HEARTBEAT_INTERVAL s while '
+                    "pi's event loop runs"
+                ),
+                'metering': (
+                    "the extension's message_end events: model, context window "
+                    "and used % (pi's own estimate), total input and output "
+                    "tokens, cost (pi's price table)"
+                ),
+            },
             'process_names': ['node', 'pi'],
         },
         'opencode': {
@@ -339,6 +446,18 @@ TABLE = {
                 'no self-update, model catalogue fetch, sharing, LSP '
                 'downloads or default plugins'
             ),
+            'health': {
+                'idle': 'beats',
+                'how': (
+                    'the plugin beats every MOSAIC_HEARTBEAT_INTERVAL s while '
+                    "opencode's event loop runs"
+                ),
+                'metering': (
+                    "the plugin's message.updated events: model, tokens in the "
+                    'context (last message), total input and output tokens, cost; '
+                    'no context window size'
+                ),
+            },
             'process_names': ['opencode', 'node', 'bun'],
         },
         'stub': {
@@ -363,6 +482,11 @@ TABLE = {
                 'args': [],
             },
             'env': {},
+            'health': {
+                'idle': 'beats',
+                'how': 'beats by itself every MOSAIC_HEARTBEAT_INTERVAL s',
+                'metering': 'none',
+            },
             'process_names': ['python3', 'python', 'stub-agent'],
         },
     },

@@ -17,15 +17,27 @@ description:
   - Read-only; C(changed) is always false.
   - "A constant number of commands per host, whatever the number of agents: one
     C(systemctl --user show) for every agent unit (only when agents run under systemd), one
-    C(tmux list-panes -a) per distinct tmux socket (normally one), and plain file reads. The
-    commands run are returned in RV(commands)."
+    C(tmux list-panes -a) per distinct tmux socket (normally one), one C(tmux) call per socket
+    that captures the screens of the live agents whose runtime has C(waiting) screen patterns
+    (claude, codex) or of every agent with O(lines), and plain file reads. The commands run
+    are returned in RV(commands)."
   - "Health, in this order: C(dead) (the agent's pane is dead, or its unit failed);
     C(stopped) (no session; the unit is inactive, not failed, and was started or is enabled);
     C(missing) (no session otherwise: never started, not installed, plain tmux supervisor, or
-    the unit is still active while its session is gone); C(unresponsive) (the pane is alive but
-    the agent has written no heartbeat since its session was created); C(stale) (the last
-    heartbeat is older than O(stale_after) seconds); C(healthy) (pane alive, heartbeat at most
-    O(stale_after) seconds old). A live pane alone is never healthy."
+    the unit is still active while its session is gone); C(waiting) (the agent waits on a human:
+    its screen shows a permission prompt, a trust, login or onboarding dialog or a usage-limit
+    banner the runtime table lists, or its last notification since its last activity is of a
+    listed type, such as Claude's permission prompt; RV(agents[].waiting_reason) says which);
+    C(unresponsive) (the pane is alive but the agent has written no heartbeat since its session
+    was created); C(stale) (the last heartbeat is older than O(stale_after) seconds: it stopped
+    answering mid-work); C(healthy) (pane alive, heartbeat at most O(stale_after) seconds old).
+    A live pane alone is never healthy, except for a runtime that beats only at turn ends
+    (codex): idle after a turn, or since its start, with its pane unchanged since, is healthy
+    (docs/runtimes.md)."
+  - "Metering, read-only, from what each runtime reports (the sidecar
+    C(fleet/run/<name>.meter.json) its heartbeat writes): model, context window and used
+    percentage, input and output token totals, cost, session id; null where the runtime does
+    not tell (docs/runtimes.md says which runtime gives what)."
   - "Drift, reported with its reasons: the pane's foreground command is not one of the runtime's
     process names (C(stub): python3, python, stub-agent; C(pi): node, pi; C(codex): node, codex;
     C(claude): claude, node; C(opencode): opencode, node, bun; plus the program of a roster
@@ -204,7 +216,21 @@ agents:
     heartbeat_age: {description: Seconds since the last heartbeat., type: float}
     heartbeat_pid: {description: PID recorded in the heartbeat., type: int}
     heartbeat_current: {description: The heartbeat was written during the current session., type: bool}
-    health: {description: "healthy, stale, unresponsive, dead, stopped or missing.", type: str}
+    health: {description: "healthy, stale, unresponsive, waiting, dead, stopped or missing.", type: str}
+    waiting_reason: {description: "With C(waiting): what the agent waits for (C(permission prompt), C(workspace trust dialog),
+                     C(usage limit; resets 3pm), ...); else null.", type: str}
+    model: {description: "The model the runtime reports (metering), or null.", type: str}
+    context_window: {description: "The context window's size in tokens, or null.", type: int}
+    context_tokens: {description: "Tokens in the context now (the last request), or null.", type: int}
+    context_used_pct: {description: "Context used, percent of the window, or null.", type: float}
+    input_tokens: {description: "Input tokens of the runtime's session so far, or null.", type: int}
+    output_tokens: {description: "Output tokens of the runtime's session so far, or null.", type: int}
+    cost_usd: {description: "Cost of the runtime's session so far in USD as the runtime computes it, or null.",
+               type: float}
+    session_id: {description: "The runtime's session id, or null.", type: str}
+    meter_at: {description: "When the metering was recorded (epoch seconds), or null.", type: float}
+    meter_source: {description: "Which signal it came from (C(claude-status), C(codex-session), C(pi), C(opencode)).",
+                   type: str}
     health_reason: {description: "Why, in words.", type: str}
     drift: {description: Whether what runs differs from what the roster declares., type: bool}
     drift_reason: {description: "The drift reasons joined with C(; ), or null.", type: str}
@@ -266,7 +292,7 @@ summary:
   description: Number of agents in each health state (every state present).
   returned: always
   type: dict
-  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0}
+  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0, waiting: 0}
 total:
   description: Number of agents reported.
   returned: always

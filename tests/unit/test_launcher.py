@@ -136,9 +136,13 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
             hooks = settings["hooks"]
             assert sorted(hooks) == ["Notification", "PostToolUse", "SessionStart", "Stop",
                                      "UserPromptSubmit"]
-            for entries in hooks.values():
+            for event, entries in hooks.items():
                 command = entries[0]["hooks"][0]["command"]
-                assert command == '"$MOSAIC_HOME/tools/fleet/heartbeat" --hook'
+                mode = "--notify" if event == "Notification" else "--hook"
+                assert command == '"$MOSAIC_HOME/tools/fleet/heartbeat" ' + mode
+            # The status line beats while Claude idles (refreshInterval) and carries the metering.
+            assert settings["statusLine"] == {"type": "command", "refreshInterval": 5,
+                                              "command": '"$MOSAIC_HOME/tools/fleet/heartbeat" --status'}
             want.append(argv[len(want)])
         elif item == "<developer_instructions>":
             key, value = argv[len(want)].split("=", 1)
@@ -148,7 +152,7 @@ def test_mapping(mosaic_home, runtime, hint, expected, expected_env):
         elif item == "<notify>":
             key, value = argv[len(want)].split("=", 1)
             assert key == "notify"
-            assert toml_value(value) == [mosaic_home + "/tools/fleet/heartbeat", "--hook"]
+            assert toml_value(value) == [mosaic_home + "/tools/fleet/heartbeat", "--codex"]
             want.append(argv[len(want)])
         else:
             want.append(item.replace(HOME, mosaic_home))

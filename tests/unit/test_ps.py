@@ -10,7 +10,7 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, ps, ps_probe, tmux
+from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, metering, ps, ps_probe, tmux
 
 DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "ps")
 
@@ -79,7 +79,9 @@ def test_classify(case):
     else:
         heartbeat = tuple(case["heartbeat"]) if case.get("heartbeat") else None
     record = ps.agent_record(agent, "t", supervisor, unit, session, heartbeat,
-                             case.get("now", 1000), case.get("stale_after", 120))
+                             case.get("now", 1000), case.get("stale_after", 120),
+                             meter=metering.parse_meter(case.get("meter")), notice=metering.parse_notice(case.get("notice")),
+                             screen=case.get("screen"))
     expect = case["expect"]
     assert record["health"] == expect["health"], record["health_reason"]
     assert record["health"] in ps.HEALTH_STATES
@@ -90,6 +92,8 @@ def test_classify(case):
         assert any(text in reason for reason in record["drift_reasons"]), (text, record["drift_reasons"])
     if "reason_has" in expect:
         assert expect["reason_has"] in record["health_reason"]
+    for key, value in (expect.get("fields") or {}).items():
+        assert record[key] == value, key
     if "heartbeat_current" in expect:
         assert record["heartbeat_current"] is expect["heartbeat_current"]
     assert record["session_exists"] is (session is not None)
@@ -116,9 +120,16 @@ class FakeRunner(object):
         self.calls.append((list(argv), env))
         assert index < len(self.commands), "unexpected extra command %r" % (argv,)
         spec = self.commands[index]
-        assert list(argv) == spec["argv"], "command %d" % index
-        assert (env or None) == spec.get("env"), "env of command %d" % index
         out = spec.get("stdout", "")
+        if "capture" in spec:
+            # One capture call for the screens (a random marker per call): sessions in order.
+            marker = argv[argv.index("display-message") + 2].split(" ")[0]
+            assert list(argv) == tmux.capture_screens_argv(spec["socket"], list(spec["capture"]),
+                                                           spec.get("lines", ps.WAITING_SCREEN_LINES), marker)
+            out = "".join("%s %s\n%s\n" % (marker, name, text) for name, text in spec["capture"].items())
+        else:
+            assert list(argv) == spec["argv"], "command %d" % index
+        assert (env or None) == spec.get("env"), "env of command %d" % index
         if "panes" in spec:
             out = "\n".join(pane_line(p) for p in spec["panes"]) + "\n"
         if "units" in spec:
@@ -131,7 +142,7 @@ def _expand(commands):
     out = []
     for spec in commands:
         spec = dict(spec)
-        spec["argv"] = [a.replace("{PANE_FORMAT}", ps.PANE_FORMAT) for a in spec["argv"]]
+        spec["argv"] = [a.replace("{PANE_FORMAT}", ps.PANE_FORMAT) for a in spec.get("argv", [])]
         out.append(spec)
     return out
 
@@ -145,6 +156,9 @@ def test_probe_host(case, tmp_path):
     os.makedirs(os.path.join(mosaic_home, "fleet", "agents"))
     for name, text in (case.get("heartbeats") or {}).items():
         with open(os.path.join(mosaic_home, "fleet", "run", name + ".heartbeat"), "w") as handle:
+            handle.write(text)
+    for name, text in (case.get("files") or {}).items():
+        with open(os.path.join(mosaic_home, "fleet", "run", name), "w") as handle:
             handle.write(text)
     for name in case.get("rendered") or []:
         open(os.path.join(mosaic_home, "fleet", "agents", name + ".env"), "w").close()

@@ -88,9 +88,9 @@ def test_table():
     assert rows[0].split()[:9] == ["web1", "acme", "coder0", "coder", "pi", "active", "yes", "5m", "stale"]
     assert rows[0].endswith("pane runs 'bash', not the pi runtime (expected node or pi); it fell back to a shell")
     assert rows[1].split() == ["web1", "acme", "orchestrator", "orchestrator", "stub", "active", "yes", "3s",
-                               "healthy", "-"]
+                               "healthy", "-", "-", "-"]
     assert rows[2].split()[:9] == ["web1", "acme", "scratch", "-", "bash", "-", "yes", "-", "adhoc"]
-    assert rows[3].split() == ["web2", "-", "coder1", "-", "-", "-", "-", "-", "unreachable", "-"]
+    assert rows[3].split() == ["web2", "-", "coder1", "-", "-", "-", "-", "-", "unreachable", "-", "-", "-"]
     assert rows[6].split()[:9] == ["web4", "default", "coder9", "coder", "codex", "(tmux)", "yes", "12s", "healthy"]
     assert "web2: unreachable: Failed to connect to the host via ssh: Connection timed out" in lines
     assert lines[-3:] == [
@@ -175,3 +175,39 @@ def test_a_connector_that_is_not_healthy_is_a_row_a_problem_and_makes_the_fleet_
     assert "NOT OK: 0 agents not healthy, and the connector is not healthy" in table
     results["web1"]["connector"] = {"kind": "matrix", "state": "healthy", "reason": "ok"}
     assert report.fleet_ps_summary(report.fleet_ps_records(results))["ok"] is True
+
+
+def _agent(name, tenant, **fields):
+    record = {"kind": "agent", "host": "web1", "name": name, "tenant_id": tenant, "class": "coder",
+              "runtime": "claude", "supervisor": "tmux", "session_exists": True, "pane_dead": False,
+              "heartbeat_age": 3, "health": "healthy", "drift": False}
+    record.update(fields)
+    return report.fleet_ps_records({"web1": {"agents": [record]}})[0]
+
+
+def test_metering_columns_waiting_lines_and_a_total_per_tenant():
+    records = [
+        _agent("orch", "acme", context_used_pct=12.4, cost_usd=0.4213, input_tokens=24000, output_tokens=900),
+        _agent("asker", "acme", health="waiting", waiting_reason="permission prompt: Claude needs your permission",
+               health_reason="permission prompt: Claude needs your permission"),
+        _agent("coder", "beta", runtime="codex", context_used_pct=0.51, input_tokens=3522, output_tokens=53),
+        _agent("pi0", "beta", runtime="pi", context_used_pct=0, cost_usd=0.0),
+    ]
+    lines = report.fleet_ps_table(records).splitlines()
+    header = lines[0].split()
+    ctx, cost = header.index("CTX"), header.index("COST")
+    cells = dict((line.split()[2], line.split()) for line in lines[1:5])
+    assert (cells["orch"][ctx], cells["orch"][cost]) == ("12%", "$0.42")
+    assert (cells["asker"][ctx], cells["asker"][cost]) == ("-", "-")
+    assert (cells["coder"][ctx], cells["coder"][cost]) == ("0.5%", "-")
+    assert (cells["pi0"][ctx], cells["pi0"][cost]) == ("0%", "$0.00")
+    assert "web1: asker: waiting: permission prompt: Claude needs your permission" in lines
+    assert "tenant acme: cost $0.42 (1 of 2 agents), tokens 24k in / 900 out (1 of 2 agents)" in lines
+    assert "tenant beta: cost $0.00 (1 of 2 agents), tokens 4k in / 53 out (1 of 2 agents)" in lines
+    assert lines[-1] == "NOT OK: 1 agent not healthy"
+    assert report.fleet_ps_summary(records)["problems"] == ["web1/asker: waiting"]
+
+
+def test_no_total_lines_when_no_agent_reports_metering():
+    assert report.total_lines([_agent("a", "acme"), _agent("b", "beta")]) == []
+    assert [t["agents"] for t in report.tenant_totals([_agent("a", "acme"), _agent("b", "acme")])] == [2]
