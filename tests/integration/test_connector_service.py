@@ -5,6 +5,7 @@ the roster back to `connector: {kind: tmux}` stops it and the take-down removes 
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 
@@ -107,5 +108,44 @@ def test_stand_up_runs_the_connector_where_the_orchestrator_is_and_removes_it(
         down = fleet.run_playbook("fleet", dict(variables, mosaic_fleet_state="absent"))
         assert down.returncode == 0, down.stdout + down.stderr
         assert SESSION not in sessions(fleet)
+    finally:
+        fleet.kill_server()
+
+
+def test_reseed_restarts_the_connector_when_the_framework_changes(
+        tmp_path, socket_name, collections_path, synapse):  # noqa: F811 pylint: disable=redefined-outer-name
+    """reseed.yml: the same framework leaves the connector's session alone; a new one (the
+    connector's code) starts it anew, and a Matrix message still reaches the orchestrator."""
+    human, bot = synapse.user("human"), synapse.user("bot")
+    room = human.create_room(invite=[bot.user_id])
+    bot.join(room)
+    fleet = Fleet(tmp_path, socket_name, collections_path)
+    try:
+        roster = fleet.roster(stub("orchestrator", "orchestrator"))
+        roster["connector"] = {"kind": "matrix", "matrix": {
+            "homeserver_url": synapse.url, "user_id": bot.user_id, "room_id": room,
+            "allowed_senders": [human.user_id]}}
+        variables = fleet.variables(roster, mosaic_fleet_secrets={"MOSAIC_MATRIX_TOKEN": bot.token})
+        up = fleet.run_playbook("fleet", variables)
+        assert up.returncode == 0, up.stdout + up.stderr
+        loop = pane_pid(fleet)
+
+        same = fleet.run_playbook("reseed", variables)
+        assert same.returncode == 0, same.stdout + same.stderr
+        assert pane_pid(fleet) == loop and fleet.recap(same)["changed"] == 0, same.stdout
+
+        framework = tmp_path / "framework-b"
+        shutil.copytree(os.path.join(REPO, "framework"), str(framework), ignore=shutil.ignore_patterns("__pycache__"))
+        (framework / "AGENTS.md").write_text((framework / "AGENTS.md").read_text() + "\nversion B\n")
+        check = fleet.run_playbook("reseed", dict(variables, mosaic_fleet_framework_src=str(framework)), ["--check"])
+        assert check.returncode == 0, check.stdout + check.stderr
+        assert pane_pid(fleet) == loop  # check mode restarts nothing
+        new = fleet.run_playbook("reseed", dict(variables, mosaic_fleet_framework_src=str(framework)))
+        assert new.returncode == 0, new.stdout + new.stderr
+        assert "Restart the orchestrator's chat connector on the new framework" in new.stdout
+        assert pane_pid(fleet) != loop and sessions(fleet).get(SESSION) == "0"
+        human.send(room, "after the re-seed")
+        wait_for(lambda: any("after the re-seed" in t for t in stub_texts(fleet)), timeout=60,
+                 what="a Matrix message after the re-seed")
     finally:
         fleet.kill_server()
