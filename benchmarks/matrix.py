@@ -170,7 +170,8 @@ def main():
             python_reply.append(human_ear.wait(text) - start)
             text = "as before %d" % serial
             start = time.perf_counter()
-            subprocess.run(["python3", os.path.join(os.path.dirname(tool), "mosaic_connector.py"), "reply", "-m", text], env=env, capture_output=True, check=True)
+            subprocess.run(["python3", os.path.join(os.path.dirname(tool), "mosaic_connector.py"), "reply", "-m", text],
+                           env=env, capture_output=True, check=True)
             before.append(human_ear.wait(text) - start)
             os.rename(desk + ".away", desk)
         human_ear.stop = True
@@ -190,8 +191,8 @@ def main():
         print("outbound %.1f ms vs floor %.1f ms: %.2fx (target 1.5x)" % (
             statistics.median(outbound) * 1000, out_floor * 1000, statistics.median(outbound) / out_floor))
         for label, values in (("by Python, no desk", python_reply), ("as before the desk", before)):
-            print("(outbound %s %.1f ms: %.2fx)" % (label, statistics.median(values) * 1000,
-                                                   statistics.median(values) / out_floor))
+            median = statistics.median(values)
+            print("(outbound %s %.1f ms: %.2fx)" % (label, median * 1000, median / out_floor))
     finally:
         if connector:
             connector.terminate()

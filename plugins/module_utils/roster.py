@@ -18,6 +18,7 @@ import shlex
 from collections import namedtuple
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import contract, runtime_table, runtimes, supervision
+from ansible_collections.mosaic.fleet.plugins.module_utils import connector as fleet_connector
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (  # noqa: F401 (re-exported) pylint: disable=unused-import
     CONNECTOR_SESSION, DEFAULT_HOLDER_SESSION, NAME_MAX_LENGTH, NAME_PATTERN)
 
@@ -322,10 +323,11 @@ def _control_violations(document, agents):
         check("".join(k + "." for k in where), block, fields)
     for index, agent in agents:
         check("agents[%d]." % index, agent, _AGENT_TEXT_FIELDS)
-    senders = _as_dict(_as_dict(document.get("connector")).get("matrix")).get("allowed_senders")
-    if isinstance(senders, list):
-        check("connector.matrix.allowed_senders", dict(("[%d]" % i, v) for i, v in enumerate(senders)),
-              ["[%d]" % i for i in range(len(senders))])
+    for kind in sorted(fleet_connector.KINDS):  # each kind's block may name its allowed_senders
+        senders = _as_dict(_as_dict(document.get("connector")).get(kind)).get("allowed_senders")
+        if isinstance(senders, list):
+            check("connector.%s.allowed_senders" % kind, dict(("[%d]" % i, v) for i, v in enumerate(senders)),
+                  ["[%d]" % i for i in range(len(senders))])
     return found
 
 
@@ -387,6 +389,13 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
 
     found.extend(_control_violations(document, agents))
     found.extend(_connector_violations(document.get("connector")))
+    if orchestrators:
+        orchestrator = dict(agents)[orchestrators[0]]
+        problem = fleet_connector.runtime_problem(_as_dict(document.get("connector")).get("kind"),
+                                                  orchestrator.get("runtime", defaults.get("runtime")),
+                                                  orchestrator.get("name"))
+        if problem:
+            found.append(Violation("connector.kind", problem))
     if inventory_hosts is not None:
         found.extend(_placement_violations(document, agents, inventory_hosts, default_host))
     return found

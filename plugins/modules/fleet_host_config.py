@@ -18,7 +18,7 @@ description:
     C(fleet/agents/<name>.comms.md).
   - On the orchestrator's host, for a roster C(connector) other than C(tmux), C(fleet/connector.json)
     (the kind, the orchestrator's name and the kind's block, no secret), which the framework's
-    C(tools/fleet/connector) reads; its access token comes from O(secrets) (C(MOSAIC_MATRIX_TOKEN)).
+    C(tools/fleet/connector) reads; its token comes from O(secrets) (C(MOSAIC_MATRIX_TOKEN), or C(DISCORD_BOT_TOKEN) for C(discord)), never from the roster.
   - Deletes the env and comms files of agents no longer placed on O(host), and
     C(fleet/connector.json) when the host gets none (O(prune)).
   - One call per host whatever the number of agents. Writes are atomic (a temporary file in the
@@ -166,8 +166,10 @@ files_changed:
   sample: [fleet/agents/enhancer.env]
 connector:
   description: >-
-    Whether this host runs the orchestrator's chat connector (it has a C(fleet/connector.json),
-    because the orchestrator runs here and the roster's connector is not C(tmux)). Pass it to
+    Whether this host runs the orchestrator's chat connector as a service (it has a
+    C(fleet/connector.json), because the orchestrator runs here and the roster's connector is not
+    C(tmux), and the kind is one the fleet runs C(connector run) for: C(matrix); for C(discord) the
+    orchestrator's Claude Code is the connector). Pass it to
     O(mosaic.fleet.fleet_supervisor#module:connector).
   returned: always
   type: bool
@@ -215,6 +217,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.common.text.converters import to_bytes, to_text
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import envfile, fileops, firstrun, host, hostconfig
+from ansible_collections.mosaic.fleet.plugins.module_utils.connector import runs_service
 
 REDACTED = "<redacted>\n"
 
@@ -413,7 +416,7 @@ def main():
         files_changed=sorted(written) + deletes,
         first_run_changed=[rel for rel, _c, _n, _e in first_run],
         holder_changed=hostconfig.HOLDER_ENV_FILE in written or hostconfig.HOLDER_ENV_FILE in deletes,
-        connector=hostconfig.CONNECTOR_FILE in wanted,
+        connector=hostconfig.CONNECTOR_FILE in wanted and runs_service(roster, params["host"]),
         connector_changed=any(rel in written or rel in deletes
                               for rel in (hostconfig.CONNECTOR_FILE, hostconfig.SECRETS_FILE)),
         mosaic_home=target.mosaic_home,

@@ -34,7 +34,11 @@ def test_the_framework_connector_reads_the_file_this_module_renders():
     framework = framework_connector()
     assert framework.CONFIG_FILE == connector.CONNECTOR_FILE
     assert framework.TOKEN_KEY == connector.TOKEN_KEYS["matrix"]
-    assert sorted(framework.KINDS) == ["matrix", "tmux"]
+    assert framework.DISCORD_TOKEN_KEY == connector.TOKEN_KEYS["discord"]
+    # The same kinds, registered by name on both sides, agreeing on which runs `connector run`.
+    assert sorted(framework.KINDS) == sorted(connector.KINDS) == ["discord", "matrix", "tmux"]
+    assert dict((n, k.service) for n, k in framework.KINDS.items()) == dict(
+        (n, k["service"]) for n, k in connector.KINDS.items())
 
 
 def test_the_wrapper_names_the_desk_and_interpreter_files_the_connector_writes():
@@ -119,3 +123,20 @@ def test_the_outcome_is_read_from_the_senders_report(tmp_path):
     assert framework.report_outcome(str(report)) == "unconfirmed"
     report.write_text("not json\n")
     assert framework.report_outcome(str(report)) == "not_delivered"
+
+
+def test_discord_renders_its_block_runs_no_service_and_tells_the_orchestrator_how_to_answer():
+    doc = roster(agent("orch", cls="orchestrator"), agent("coder0", host="web2", ssh="fleet@web2"))
+    doc["connector"] = {"kind": "discord", "discord": {"channel_id": "846209781206941736",
+                                                       "allowed_senders": ["184695080709324800"]}}
+    config = json.loads(hostconfig.plan_files(doc, "web1")[connector.CONNECTOR_FILE])
+    assert config == {"kind": "discord", "orchestrator": "orch", "discord": doc["connector"]["discord"]}
+    assert not connector.runs_service(doc, "web1") and connector.runs_service(fleet(), "web1")
+    assert not connector.runs_service(fleet(), "web2")
+    sheet = render_comms_sheet(doc, "orch")
+    assert "## The operator (Discord)" in sheet and "`reply` tool" in sheet and "connector reply" not in sheet
+    assert "Discord" not in render_comms_sheet(doc, "coder0")
+    assert connector.runtime_problem("discord", "pi", "orch") == (
+        "connector kind discord needs an orchestrator on runtime claude (the orchestrator orch runs pi)")
+    assert connector.runtime_problem("discord", "claude", "orch") is None
+    assert connector.runtime_problem("matrix", "pi", "orch") is None

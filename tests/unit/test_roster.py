@@ -377,3 +377,16 @@ def test_alias_bombs_are_refused_before_validation():
 def test_shared_aliases_below_the_bound_are_fine():
     document, violations = roster.parse_text("w: &w {runtime: pi}\nagents: [*w, *w, *w]\n")
     assert violations == [] and document["agents"] == [{"runtime": "pi"}] * 3
+
+
+def test_a_discord_connector_needs_a_claude_orchestrator_and_snowflake_senders():
+    discord = {"kind": "discord", "discord": {"channel_id": "12345678", "allowed_senders": ["184695080709324800"]}}
+    ok(fleet(agent("w"), connector=discord))
+    document = fleet(agent("w"), connector=discord)
+    document["agents"][0]["runtime"] = "pi"
+    violations = bad(document)
+    assert paths(violations) == ["connector.kind"]
+    assert "needs an orchestrator on runtime claude (the orchestrator orchestrator runs pi)" in violations[0].message
+    document = fleet(agent("w"), connector=dict(discord, discord={"channel_id": "12345678",
+                                                                  "allowed_senders": ["@alice:example.org"]}))
+    assert paths(bad(document)) == ["connector.discord.allowed_senders[0]"]

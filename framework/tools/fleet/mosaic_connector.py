@@ -3,12 +3,15 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet's chat connectors: where the orchestrator talks to humans.
 
-A connector kind is a class registered by name (``@register("matrix")``) with three calls:
+A connector kind is a class registered by name (``@register("matrix")``) with ``service`` (whether
+``connector run`` runs ``Service`` for it) and these calls:
 
 * ``send(text, thread=None, txn=None)``: orchestrator -> human (``thread``: the event it answers in
   thread; ``txn``: the reply's transaction id when the caller made it);
 * ``subscribe()``: human -> orchestrator, an iterator of inbound messages (``Inbound``);
-* ``health()``: ``{"state": "healthy" | "unreachable" | "unauthenticated", "reason": str}``.
+* ``health()``: ``{"state": "healthy" | "unreachable" | "unauthenticated", "reason": str}``;
+* ``launch(agent)``: ``(argv, env)`` the agent's runtime gets added by ``launch-agent`` (``env``
+  as ``KEY=value``); ``([], [])`` for every agent but the one a kind needs it for.
 
 ``tmux`` is the default: the operator types into the orchestrator's pane and reads it there, so
 it sends nowhere, subscribes to nothing and is always healthy. ``matrix`` speaks the client-server
@@ -203,6 +206,8 @@ class Inbound:
 class TmuxConnector:
     """The default: the operator is in the orchestrator's pane already. Nothing to run."""
 
+    service = False  # `connector run` has nothing to do
+
     def __init__(self, config, mosaic_home):
         self.config, self.mosaic_home = config, mosaic_home
 
@@ -214,6 +219,71 @@ class TmuxConnector:
 
     def health(self):
         return {"state": HEALTHY, "reason": "tmux: the operator uses the orchestrator's pane"}
+
+    def launch(self, agent):  # pylint: disable=unused-argument
+        return [], []
+
+
+DISCORD_PLUGIN = "plugin:discord@claude-plugins-official"
+DISCORD_TOKEN_KEY = "DISCORD_BOT_TOKEN"
+DISCORD_STATE_DIR = "fleet/discord"      # DISCORD_STATE_DIR: the plugin's access.json (and inbox/)
+DISCORD_API = "https://discord.com/api/v10"
+
+
+@register("discord")
+class DiscordConnector:
+    """Discord as the seed runs it: the orchestrator's Claude Code with Claude Code's Discord
+    channel plugin (``claude --channels plugin:discord@claude-plugins-official``) is the
+    connector; the fleet runs no service for it. ``launch`` gives the orchestrator that flag, the
+    plugin's state directory (fleet/discord) and a static access policy written there from the
+    roster (allowlist: ``allowed_senders``, the channel ``channel_id``). The bot token is
+    DISCORD_BOT_TOKEN in credentials/fleet.env, which launch-agent exports; the plugin reads it
+    from the environment. ``health`` asks Discord who the token is (GET /users/@me)."""
+
+    service = False
+
+    def __init__(self, config, mosaic_home):
+        self.config, self.mosaic_home = config, mosaic_home
+        self.settings = config.get("discord") or {}
+        self.api = self.settings.get("api_url") or DISCORD_API  # another base URL: for tests
+
+    def send(self, text, thread=None, deadline=30.0, txn=None):  # pylint: disable=unused-argument
+        return {"sent": False, "reason": "connector kind discord: the orchestrator answers with the Discord "
+                                         "plugin's reply tool"}
+
+    def subscribe(self):
+        return iter(())
+
+    def health(self):
+        try:
+            token = read_secret(self.mosaic_home, DISCORD_TOKEN_KEY)
+        except ConnectorError as err:
+            return {"state": UNAUTHENTICATED, "reason": str(err)}
+        req = urllib.request.Request(self.api.rstrip("/") + "/users/@me", headers={"Authorization": "Bot " + token})
+        try:
+            with urllib.request.urlopen(req, timeout=10) as resp:  # nosec - the configured API
+                who = json.loads(resp.read() or b"{}")
+        except urllib.error.HTTPError as err:
+            state = UNAUTHENTICATED if err.code in (401, 403) else UNREACHABLE
+            return {"state": state, "reason": "%s/users/@me: %s %s" % (self.api, err.code, err.reason)}
+        except (urllib.error.URLError, OSError, ValueError) as err:
+            return {"state": UNREACHABLE, "reason": "%s: %s" % (self.api, getattr(err, "reason", err))}
+        return {"state": HEALTHY, "reason": "%s as the bot %s (%s)" % (self.api, who.get("username"), who.get("id"))}
+
+    def access(self):
+        """The plugin's access.json: allowlist only (no pairing), the roster's senders, its channel."""
+        senders = [str(s) for s in self.settings.get("allowed_senders") or []]
+        groups = {}
+        if self.settings.get("channel_id"):
+            groups[str(self.settings["channel_id"])] = {"requireMention": False, "allowFrom": senders}
+        return {"dmPolicy": "allowlist", "allowFrom": senders, "groups": groups}
+
+    def launch(self, agent):
+        if agent != self.config.get("orchestrator"):
+            return [], []
+        state = os.path.join(self.mosaic_home, DISCORD_STATE_DIR)
+        write_private(os.path.join(state, "access.json"), self.access())
+        return ["--channels", DISCORD_PLUGIN], ["DISCORD_STATE_DIR=" + state, "DISCORD_ACCESS_MODE=static"]
 
 
 class MatrixError(Exception):
@@ -282,6 +352,8 @@ class MatrixClient:
 class MatrixConnector:
     """A Matrix room: the operator writes there, the orchestrator answers there."""
 
+    service = True  # `connector run`: Service
+
     def __init__(self, config, mosaic_home):
         self.mosaic_home = mosaic_home
         settings = config.get("matrix") or {}
@@ -307,6 +379,9 @@ class MatrixConnector:
         return MatrixClient(self.url, read_secret(self.mosaic_home, TOKEN_KEY))
 
     # --- health ---------------------------------------------------------------------------
+    def launch(self, agent):  # pylint: disable=unused-argument
+        return [], []
+
     def health(self):
         try:
             client = self.client()
@@ -780,6 +855,9 @@ def main(argv):
     # same id here, so a reply the connector posted after all is kept once by the homeserver.
     reply.add_argument("--txn", default=None, help=argparse.SUPPRESS)
     sub.add_parser("health", help="one JSON line: kind, state (healthy, unreachable, unauthenticated), reason")
+    launch = sub.add_parser("launch", help="for launch-agent: what agent NAME's runtime gets added (argv, "
+                                           "env), NUL-separated: the argv count, the argv, the env")
+    launch.add_argument("agent")
     args = parser.parse_args(argv)
     home = os.environ.get("MOSAIC_HOME") or os.path.expanduser("~/.config/mosaic")
     try:
@@ -789,14 +867,18 @@ def main(argv):
             report = dict(connector.health(), kind=connector.kind)
             print(json.dumps(report, sort_keys=True))
             return 0 if report["state"] == HEALTHY else 1
+        if args.command == "launch":
+            argv, env = connector.launch(args.agent)
+            sys.stdout.buffer.write(b"".join(item.encode("utf-8") + b"\0" for item in [str(len(argv))] + argv + env))
+            return 0
         if args.command == "reply":
             text = (sys.stdin.buffer.read().decode("utf-8", "replace") if args.message == "-"
                     else args.message).rstrip()
             print(json.dumps(connector.send(text, thread=args.thread, txn=args.txn), sort_keys=True))
             return 0
         orchestrator = config.get("orchestrator")
-        if connector.kind == "tmux":
-            print("connector: kind tmux has nothing to run", file=sys.stderr)
+        if not connector.service:
+            print("connector: kind %s has nothing to run" % connector.kind, file=sys.stderr)
             return 0
         if not orchestrator:
             raise ConnectorError("%s names no orchestrator" % CONFIG_FILE)
