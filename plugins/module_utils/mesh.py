@@ -34,7 +34,7 @@ REFUSED = "refused"                         # the audit outcome of a request tha
 HOST_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 SOURCE_RE = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.@-]*\Z")      # agent-send.sh's SOURCE_RE
 SOCKET_RE = re.compile(r"([A-Za-z0-9_][A-Za-z0-9_.-]*)?\Z")    # agent-send.sh's SOCKET_RE
-TIMEOUT_RE = re.compile(r"[0-9]{1,4}(\.[0-9]{1,6})?\Z")
+TIMEOUT_RE = re.compile(r"[0-9]{1,2}(\.[0-9]{1,6})?\Z")       # under 100 s: a peer holds a pane's lock no longer
 # agent-send.sh options a peer may pass, and the rule each value follows.
 VALUE_OPTIONS = {
     "-s": ("session", None),

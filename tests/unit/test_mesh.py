@@ -31,7 +31,7 @@ def test_without_l_the_receiver_picks_the_socket():
     "", "   ", "id", "sh -c id", "scp -t /tmp", "internal-sftp",
     SEND + " -s coder0 -m hi", SEND + " -s coder0", SEND + " -s coder0 -m - -H x@y",
     SEND + " -s coder0 -m - --dry-run", SEND + " -s a.b -m -", SEND + " -m -",
-    SEND + " -s coder0 -m - --timeout 1e9", SEND + " -s coder0 -m - -S 'x y'",
+    SEND + " -s coder0 -m - --timeout 1e9", SEND + " -s coder0 -m - --timeout 100", SEND + " -s coder0 -m - -S 'x y'",
     SEND + " -s coder0 -m - --src-host 'a;b'", SEND + " -s coder0 -m - 'unterminated",
     SEND + " -s coder0 -m - -s",
 ])

@@ -357,3 +357,28 @@ def assert_fleet_ps_healthy(host, user, agents, inventory_host):
         assert rec["health"] == "healthy" and not rec["drift"], "fleet_ps: %s is %s (%s), drift: %s\n%s" % (
             agent["name"], rec["health"], rec.get("health_reason"), rec.get("drift_reason"),
             user.unit_diagnostics("mosaic-agent@%s.service" % agent["name"]))
+
+
+# --- the operator's playbooks and other hosts, from a verifier --------------------------------
+
+def run_playbook(name, *extra, timeout=600):
+    """``ansible-playbook mosaic.fleet.<name>`` against the scenario's inventory (output printed,
+    so a failing test shows it)."""
+    import subprocess
+
+    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    proc = subprocess.run(["ansible-playbook", "-i", str(inventory), "mosaic.fleet.%s" % name] + list(extra),
+                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=timeout, check=False)
+    print(proc.stdout)
+    return proc
+
+
+def peer_host_getter(request):
+    """``get(name)``: a testinfra host for another inventory host of the scenario."""
+    import testinfra
+
+    inventory = request.config.option.ansible_inventory
+
+    def get(name):
+        return testinfra.get_host("ansible://%s" % name, ansible_inventory=inventory)
+    return get
