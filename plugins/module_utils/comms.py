@@ -133,6 +133,12 @@ def render_comms_sheet(normalized, agent_name, send_tool=SEND_TOOL, home=HOME_SH
         "(your own preamble is added for you). A message starting `[web2:coder1 -> %s:%s]` is "
         "answered with the command for `coder1` on `web2`." % (me["host"], me["name"]))
     add("")
+    add("What a preamble proves: its `src_host` of a message from another host is the host whose "
+        "key the receiving host authenticated, never what the sender claims. Its `src_session` is "
+        "what the sender declares: the agents of this fleet on one host share one Linux user (one "
+        "trust domain), so any of them can send under any name. Only this fleet's agents and its "
+        "operator can write to your pane; other tenants on the host cannot.")
+    add("")
     add("## What a send result means")
     add("")
     add("`agent-send.sh` reports one outcome per message:")

@@ -35,10 +35,18 @@ def _blank(**fields):
     return record
 
 
+def _fleet_results(result):
+    """A host's fleet_ps results: one, or one per fleet (tenant) when the task looped over the
+    host's fleets (``mosaic_fleets``: a registered loop, ``{"results": [...]}``)."""
+    if isinstance(result, dict) and isinstance(result.get("results"), list):
+        return [item if isinstance(item, dict) else {} for item in result["results"]]
+    return [result if isinstance(result, dict) else {}]
+
+
 def _placements(results):
     """host -> agent names, merged from every host that answered (each carries the whole roster's)."""
     merged = {}
-    for result in results.values():
+    for result in [one for many in results.values() for one in _fleet_results(many)]:
         if isinstance(result, dict):
             for host, names in (result.get("placement") or {}).items():
                 for name in names or []:
@@ -50,7 +58,8 @@ def _placements(results):
 def fleet_ps_records(results):
     """Records for every agent, ad-hoc session and failed host, sorted by host then agent.
 
-    ``results``: inventory host -> that host's registered ``fleet_ps`` result. A result with
+    ``results``: inventory host -> that host's registered ``fleet_ps`` result (or the registered
+    loop of one per fleet the host carries, ``mosaic_fleets``). A result with
     ``unreachable`` gives one ``unreachable`` record per agent the other hosts' rosters place
     there (or one record without an agent when none is known); a result without ``agents``
     (the module failed) gives ``error`` records the same way, with the module's message.
@@ -60,8 +69,7 @@ def fleet_ps_records(results):
                         % type(results).__name__)
     placement = _placements(results)
     records = []
-    for host, result in results.items():
-        result = result if isinstance(result, dict) else {}
+    for host, result in [(host, one) for host, many in results.items() for one in _fleet_results(many)]:
         if result.get("unreachable") or "agents" not in result:
             state = UNREACHABLE if result.get("unreachable") else ERROR
             fallback = "host unreachable" if state == UNREACHABLE else "fleet_ps did not run on this host"
@@ -91,7 +99,8 @@ def fleet_ps_records(results):
                 health_reason="a tmux session on the fleet socket that is not in the roster",
                 drift_reason=("session not in this host's roster (the roster places %s on %s)" % (
                     session.get("session"), where)) if where else "session not in the roster"))
-    records.sort(key=lambda r: (str(r["host"]), _KIND_ORDER.get(r["kind"], 9), str(r["name"] or "")))
+    records.sort(key=lambda r: (str(r["host"]), str(r["tenant_id"] or ""), _KIND_ORDER.get(r["kind"], 9),
+                                str(r["name"] or "")))
     return records
 
 
