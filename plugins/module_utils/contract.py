@@ -41,6 +41,10 @@ NOTICE_SUFFIX = ".notice.json"
 # line: {"time": <epoch>, "status": <int or null>, "signal": <int or null>}).
 PID_SUFFIX = ".pid"
 EXIT_SUFFIX = ".exit"
+# In tmux mode (tools/fleet/agent-died): <name>.restarts, one epoch a line per restart since the
+# last deliberate start; <name>.crashloop, the crash-loop guard holding the agent back (JSON).
+RESTARTS_SUFFIX = ".restarts"
+CRASHLOOP_SUFFIX = ".crashloop"
 LOCK_DIR = RUN_DIR + "/locks"            # agent-send.sh's per-session locks
 LOG_DIR = "fleet/log"
 SEND_LOG = LOG_DIR + "/send.log"         # agent-send.sh's audit line per send
@@ -157,6 +161,16 @@ def notice_file(name):
     return "%s/%s%s" % (RUN_DIR, name, NOTICE_SUFFIX)
 
 
+def restarts_file(name):
+    """``fleet/run/<name>.restarts`` (tmux mode): the restarts since the last deliberate start."""
+    return "%s/%s%s" % (RUN_DIR, name, RESTARTS_SUFFIX)
+
+
+def crashloop_file(name):
+    """``fleet/run/<name>.crashloop`` (tmux mode): the crash-loop guard holds the agent back."""
+    return "%s/%s%s" % (RUN_DIR, name, CRASHLOOP_SUFFIX)
+
+
 def transcript_file(name):
     """``fleet/log/transcripts/<name>.log`` (rotated: the same path + TRANSCRIPT_ROTATED_SUFFIX)."""
     return "%s/%s%s" % (TRANSCRIPT_DIR, name, TRANSCRIPT_SUFFIX)
@@ -269,6 +283,8 @@ def shell_values():
         ("MOSAIC_C_NOTICE_SUFFIX", NOTICE_SUFFIX),
         ("MOSAIC_C_PID_SUFFIX", PID_SUFFIX),
         ("MOSAIC_C_EXIT_SUFFIX", EXIT_SUFFIX),
+        ("MOSAIC_C_RESTARTS_SUFFIX", RESTARTS_SUFFIX),
+        ("MOSAIC_C_CRASHLOOP_SUFFIX", CRASHLOOP_SUFFIX),
         ("MOSAIC_C_LOCK_DIR", LOCK_DIR),
         ("MOSAIC_C_LOG_DIR", LOG_DIR),
         ("MOSAIC_C_SEND_LOG", SEND_LOG),

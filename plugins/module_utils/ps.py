@@ -54,7 +54,7 @@ MISSING = "missing"
 WAITING = "waiting"
 HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING, WAITING)
 # The agent's unit failed and its crash-loop guard (the start limit) holds it back.
-CRASHLOOP = "crashloop"
+CRASHLOOP = fleet_supervision.CRASHLOOP
 HEALTH_STATES = HEALTH_STATES + (CRASHLOOP,)
 
 SYSTEMD = fleet_supervisor.SYSTEMD

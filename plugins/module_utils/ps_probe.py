@@ -197,9 +197,9 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
             raise ProbeError("tmux list-panes on socket %r failed (rc=%d): %s"
                              % (sock or "default", rc, (err or out).strip()))
 
-    # How each runtime last ended (fleet/run/<name>.exit, written by the framework's scripts).
-    exits = dict((a["name"], fleet_supervision.parse_exit(fleet_host.read_head(
-        os.path.join(mosaic_home, fleet_supervision.exit_file(a["name"]))))) for a in agents)
+    # What the framework's scripts left about each agent's supervision (fleet/run/<name>.exit, ...).
+    states = dict((a["name"], fleet_supervision.read_state(fleet_host.read_head, mosaic_home, a["name"]))
+                  for a in agents)
     heartbeats = {}
     meters = {}
     notices = {}
@@ -220,7 +220,7 @@ def probe(roster, run, identity, mosaic_home, host=None, rendered_host_name=None
         for record in report["agents"]:
             screen = screens.get(record["name"])
             record["screen"] = "\n".join(screen.split("\n")[-screen_lines:]) if screen is not None else None
-    fleet_supervision.annotate(report["agents"], units, exits)
+    fleet_supervision.annotate(report, units, states)
     report["connector"] = probe_connector(run, mosaic_home, commands)
     report.update({
         "user": name,

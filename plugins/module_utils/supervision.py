@@ -36,7 +36,10 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.mosaic.fleet.plugins.module_utils.contract import agent_unit, exit_file  # noqa: F401 (exit_file re-exported) pylint: disable=unused-import
+import posixpath
+
+from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (
+    agent_unit, crashloop_file, exit_file, restarts_file)
 
 RESTART_CHOICES = ("on-failure", "always", "never")
 # roster value -> systemd Restart=
@@ -56,6 +59,7 @@ AGENT_FIELDS = ("restart", "restart_delay", "crashloop_burst", "crashloop_interv
                 "restart_on_hang", "hang_timeout")
 FLEET_FIELDS = AGENT_FIELDS + ("restart_spacing",)
 
+CRASHLOOP = "crashloop"   # the health state (ps.CRASHLOOP)
 DROPIN = "mosaic-supervision.conf"
 # What fleet_ps asks systemd about each agent unit, beyond ps.py's own properties.
 UNIT_PROPERTIES = ("Restart", "NRestarts", "StartLimitBurst", "StartLimitIntervalUSec")
@@ -189,10 +193,51 @@ def record_fields(unit, last_exit, session_created):
     }
 
 
-def annotate(records, units, exits):
-    """Add :func:`record_fields` to each fleet_ps agent record (``units``: Id -> properties;
-    ``exits``: name -> :func:`parse_exit` result)."""
-    for record in records:
-        unit = units.get(agent_unit(record["name"])) if record.get("supervisor") == "systemd" else None
-        record.update(record_fields(unit, exits.get(record["name"]), record.get("session_created")))
-    return records
+def read_state(read, mosaic_home, name):
+    """What the framework's scripts left about agent ``name`` under ``mosaic_home``, read with
+    ``read(path)`` (text or None): ``exit`` (:func:`parse_exit`), ``restarts`` (tmux mode: the
+    restarts since the last deliberate start) and ``crashloop`` (tmux mode: the guard's record)."""
+    def text(rel):
+        return read(posixpath.join(mosaic_home, rel))
+    history = text(restarts_file(name))
+    held = text(crashloop_file(name))
+    try:
+        crashloop = json.loads(held) if held else None
+    except ValueError:
+        crashloop = {}
+    return {
+        "exit": parse_exit(text(exit_file(name))),
+        "restarts": len([line for line in (history or "").splitlines() if line.strip().isdigit()]),
+        "crashloop": crashloop if crashloop is None or isinstance(crashloop, dict) else {},
+    }
+
+
+def tmux_crashloop_reason(held):
+    """The tmux-mode guard's reason from its record (``fleet/run/<name>.crashloop``)."""
+    return ("held back by the crash-loop guard after %s restarts (at most %s starts in %ss); fix the cause, then "
+            "start it again: tools/fleet/start-agent-session.sh NAME, or run the playbook again"
+            % (held.get("restarts", "?"), held.get("burst", "?"), held.get("interval", "?")))
+
+
+def annotate(report, units, states):
+    """Add :func:`record_fields` to each agent record of a fleet_ps ``report`` (``units``: Id ->
+    properties; ``states``: name -> :func:`read_state`). In tmux mode the restart count is the
+    restarts since the last deliberate start, and a dead agent the guard holds back is
+    ``crashloop`` (the summary follows)."""
+    for record in report["agents"]:
+        state = states.get(record["name"]) or {}
+        systemd = record.get("supervisor") == "systemd"
+        unit = units.get(agent_unit(record["name"])) if systemd else None
+        record.update(record_fields(unit, state.get("exit"), record.get("session_created")))
+        if systemd:
+            continue
+        record["restarts"] = state.get("restarts", 0)
+        record["last_restart_at"] = record.get("session_created") if record["restarts"] else None
+        held = state.get("crashloop")
+        if held is not None and record.get("pane_dead") and record.get("health") != CRASHLOOP:
+            summary = report.get("summary")
+            if summary is not None:
+                summary[record["health"]] = summary.get(record["health"], 1) - 1
+                summary[CRASHLOOP] = summary.get(CRASHLOOP, 0) + 1
+            record["health"], record["health_reason"] = CRASHLOOP, tmux_crashloop_reason(held)
+    return report

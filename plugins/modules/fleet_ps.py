@@ -22,6 +22,9 @@ description:
     (claude, codex) or of every agent with O(lines), and plain file reads. The commands run
     are returned in RV(commands)."
   - "Health, in this order: C(dead) (the agent's pane is dead, or its unit failed);
+    C(crashloop) (the agent's runtime kept ending and the crash-loop guard holds it back: its unit
+    failed although its C(Restart=) would restart it, i.e. the start limit refused, or in tmux
+    mode the guard's record C(fleet/run/<name>.crashloop); the reason says how to start it again);
     C(stopped) (no session; the unit is inactive, not failed, and was started or is enabled);
     C(missing) (no session otherwise: never started, not installed, plain tmux supervisor, or
     the unit is still active while its session is gone); C(waiting) (the agent waits on a human:
@@ -216,7 +219,16 @@ agents:
     heartbeat_age: {description: Seconds since the last heartbeat., type: float}
     heartbeat_pid: {description: PID recorded in the heartbeat., type: int}
     heartbeat_current: {description: The heartbeat was written during the current session., type: bool}
-    health: {description: "healthy, stale, unresponsive, waiting, dead, stopped or missing.", type: str}
+    health: {description: "healthy, stale, unresponsive, waiting, dead, crashloop, stopped or missing.", type: str}
+    restarts: {description: "How often the supervisor restarted the agent (systemd C(NRestarts); tmux mode: since its last
+               deliberate start); null when the unit is not known.", type: int}
+    restart_policy: {description: "The unit's C(Restart=) (C(on-failure), C(always), C(no)); null in tmux mode.", type: str}
+    last_exit_at: {description: "When the runtime last ended by itself (epoch seconds, C(fleet/run/<name>.exit)), or null.",
+                   type: float}
+    last_exit_status: {description: "Its exit status then, or null (killed by a signal, or never ended).", type: int}
+    last_exit_signal: {description: "The signal that ended it then, or null.", type: int}
+    last_restart_at: {description: "When the running session was started by a restart (epoch seconds), or null.",
+                      type: float}
     waiting_reason: {description: "With C(waiting): what the agent waits for (C(permission prompt), C(workspace trust dialog),
                      C(usage limit; resets 3pm), ...); else null.", type: str}
     model: {description: "The model the runtime reports (metering), or null.", type: str}
@@ -292,7 +304,7 @@ summary:
   description: Number of agents in each health state (every state present).
   returned: always
   type: dict
-  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0, waiting: 0}
+  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0, waiting: 0, crashloop: 0}
 total:
   description: Number of agents reported.
   returned: always

@@ -201,9 +201,13 @@ def test_custom_mosaic_home_units_get_drop_ins_rerun_and_take_down(fleet):
 
 
 def test_default_mosaic_home_has_no_drop_ins(fleet):
+    """No MOSAIC_HOME drop-in on the default home; only each agent's supervision policy."""
     proc = fleet.play(fleet.roster(stub("solo")))
     assert proc.returncode == 0, proc.stdout + proc.stderr
-    assert sorted(os.listdir(str(_unit_dir(fleet)))) == sorted(UNITS)
+    assert sorted(os.listdir(str(_unit_dir(fleet)))) == sorted(list(UNITS) + ["mosaic-agent@solo.service.d"])
+    policy = _unit_dir(fleet) / "mosaic-agent@solo.service.d"
+    assert os.listdir(str(policy)) == ["mosaic-supervision.conf"]
+    assert "\nRestart=on-failure\nRestartSec=10\nWatchdogSec=0\n" in (policy / "mosaic-supervision.conf").read_text()
 
 
 @pytest.mark.parametrize("where, second_host, says", [

@@ -140,3 +140,34 @@ def test_record_fields_and_crashloop():
     assert "after 4 restarts (at most 5 starts in 15min), last result exit-code" in reason
     assert "systemctl --user reset-failed mosaic-agent@a.service" in reason
     assert supervision.crashloop_reason(dict(failed, Restart="no")) is None
+
+
+def test_tmux_mode_state_and_crashloop(tmp_path):
+    """tmux mode: the restart count is the history's lines; a dead agent with the guard's record
+    is crashloop, and the summary follows."""
+    run = tmp_path / "fleet" / "run"
+    run.mkdir(parents=True)
+    (run / "a.restarts").write_text("100\n200\n")
+    (run / "a.crashloop").write_text('{"time": 300, "restarts": 4, "burst": 5, "interval": 900}\n')
+    (run / "a.exit").write_text('{"time": 300, "status": 3, "signal": null}\n')
+
+    def read(path):
+        try:
+            with open(path) as handle:
+                return handle.read()
+        except OSError:
+            return None
+    states = {"a": supervision.read_state(read, str(tmp_path), "a"),
+              "b": supervision.read_state(read, str(tmp_path), "b")}
+    assert states["b"] == {"exit": None, "restarts": 0, "crashloop": None}
+    report = {"summary": {"dead": 1, "healthy": 1, "crashloop": 0}, "agents": [
+        {"name": "a", "supervisor": "tmux", "health": "dead", "health_reason": "x", "pane_dead": True,
+         "session_created": 250},
+        {"name": "b", "supervisor": "tmux", "health": "healthy", "health_reason": "y", "pane_dead": False,
+         "session_created": 10}]}
+    supervision.annotate(report, {}, states)
+    a, b = report["agents"]
+    assert a["health"] == "crashloop" and "after 4 restarts (at most 5 starts in 900s)" in a["health_reason"]
+    assert (a["restarts"], a["last_exit_status"], a["last_restart_at"]) == (2, 3, 250)
+    assert (b["health"], b["restarts"], b["last_restart_at"]) == ("healthy", 0, None)
+    assert report["summary"] == {"dead": 0, "healthy": 1, "crashloop": 1}

@@ -14,6 +14,9 @@
 # output goes to a bounded transcript, fleet/log/transcripts/NAME.log (MOSAIC_TRANSCRIPT_MAX_BYTES,
 # default 1 MiB, 0 = none; one transcript-writer process per agent). Both are (re)applied to an
 # agent found already running, so a re-run gives older sessions their transcript.
+# Without a unit (tmux mode) the session's pane-died hook runs tools/fleet/agent-died, which
+# restarts the agent by the same policy (the roster's supervision); a start that is not such a
+# restart (MOSAIC_RESTARTING unset) clears the crash-loop guard's record of it.
 # Under its systemd unit (MOSAIC_AGENT_UNIT set by mosaic-agent@.service) the pane's process is
 # moved into the unit's cgroup and its pid written to fleet/run/NAME.pid, the unit's PIDFile=, so
 # the unit follows the runtime's life (supervision.sh); an agent found running is adopted the
@@ -69,11 +72,34 @@ if [ "$transcript_max" -gt 0 ]; then
   pipe_cmd="exec ${python_q} -I -S ${writer_q} ${transcript_max} ${transcript_q}"
   # No -o: `pipe-pane -o` on a piped pane closes the pipe (a toggle). Without it a second pipe
   # replaces the first, so there is never more than one writer.
-  transcript_setup=(pipe-pane -t "${target}:" "${pipe_cmd//#/##}")
+  # The pane's pid (a format tmux expands): the writer nudges tmux when it ends (see transcript-writer).
+  transcript_setup=(pipe-pane -t "${target}:" "${pipe_cmd//#/##} #{pane_pid}")
 fi
 # What every running agent's window has: no client resizes it (tools/fleet/watch attaches
 # viewers that must not), and its transcript.
 window_setup=(set-option -w -t "${target}:" window-size manual)
+
+# Without a unit (tmux mode): the pane-died hook (remain-on-exit is on) runs agent-died with the
+# runtime's status and signal, in the background (run-shell -b), which restarts it by the policy.
+# A tmux command string in double quotes: '\', '"' and '$' escaped, '#' doubled (run-shell expands
+# formats) except in the two formats it is given.
+hook_setup=()
+if [ -z "${MOSAIC_AGENT_UNIT:-}" ]; then
+  home_q='' died_q=''
+  mosaic_sh_quote "$MOSAIC_HOME" home_q
+  mosaic_sh_quote "$MOSAIC_HOME/$MOSAIC_C_TOOLS_DIR/agent-died" died_q
+  died_cmd="MOSAIC_HOME=${home_q} exec ${died_q} ${name}"
+  died_cmd=${died_cmd//#/##}
+  died_cmd="${died_cmd} '#{pane_dead_status}' '#{pane_dead_signal}'"
+  died_cmd=${died_cmd//\\/\\\\}
+  died_cmd=${died_cmd//\"/\\\"}
+  died_cmd=${died_cmd//\$/\\\$}
+  hook_setup=(set-hook -t "${target}:" pane-died "run-shell -b \"${died_cmd}\"")
+  if [ -z "${MOSAIC_RESTARTING:-}" ]; then
+    rm -f -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_CRASHLOOP_SUFFIX}" \
+      "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_RESTARTS_SUFFIX}"
+  fi
+fi
 
 # Under the agent's unit: make the pane's process the unit's main process (see supervision.sh).
 pid_file=$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_PID_SUFFIX}
@@ -102,6 +128,9 @@ if mosaic_tmux has-session -t "$target" 2>/dev/null; then
     piped=$(mosaic_tmux display-message -p -t "${target}:" '#{pane_pipe}' 2>/dev/null || true)
     if [ ${#transcript_setup[@]} -gt 0 ] && [ "$piped" = 0 ]; then
       mosaic_tmux "${transcript_setup[@]}" >/dev/null 2>&1 || true
+    fi
+    if [ ${#hook_setup[@]} -gt 0 ]; then
+      mosaic_tmux "${hook_setup[@]}" >/dev/null 2>&1 || true
     fi
     adopt_pane
     echo "${name}: already running"
@@ -171,6 +200,9 @@ cmd=(set-option -g history-limit "$history_limit" \;
   set-option -w -t "${target}:" remain-on-exit on \; "${window_setup[@]}")
 if [ ${#transcript_setup[@]} -gt 0 ]; then
   cmd+=(\; "${transcript_setup[@]}")
+fi
+if [ ${#hook_setup[@]} -gt 0 ]; then
+  cmd+=(\; "${hook_setup[@]}")
 fi
 if [ -n "$old_limit" ]; then
   cmd+=(\; set-option -g history-limit "$old_limit")

@@ -9,7 +9,7 @@ import fleetcheck  # noqa: E402
 
 ROSTERS = Path(__file__).resolve().parents[1] / "rosters"
 # Which roster the host should match, by test directory.
-ROSTER_OF = {"full": "full.yml", "removed": "without-worker1.yml", "no_orchestrator": "without-worker1.yml"}
+ROSTER_OF = {"full": "full.yml", "supervision": "full.yml", "removed": "without-worker1.yml", "no_orchestrator": "without-worker1.yml"}
 
 
 @pytest.fixture
