@@ -207,43 +207,52 @@ def sheet_command(fleet, agent, peer, message):
 
 
 def test_round_trip_through_the_comms_sheets(real_fleet, mock_model, tmp_path):
-    """send.yml -> the Claude orchestrator, whose model delegates by running its sheet's command
-    for the pi coder; the coder's model answers with its sheet's reply command; the
-    orchestrator's next request to the model carries the reply under the coder's preamble."""
+    """send.yml -> the Claude orchestrator, whose model delegates by running its sheet's commands
+    for the pi, codex and opencode coders; each coder's model answers with its sheet's reply
+    command; the orchestrator's next requests to the model carry each reply under that coder's
+    preamble."""
     fleet = real_fleet
-    for name in ("orch", "pi0"):
+    coders = ("pi0", "cx", "oc")
+    for name in ("orch",) + coders:
         fleet.tool("start-agent-session.sh", name)   # idempotent: already running in module order
-        fleet.wait_health(name, "healthy", timeout=180, stale_after=STALE_AFTER)
-    delegate = sheet_command(fleet, "orch", "pi0", "roundtrip-delegate: what is six times seven?")
-    reply = sheet_command(fleet, "pi0", "orch", "roundtrip-reply: 42")
+        fleet.wait_agent(name, lambda a: a["health"] == "healthy", "%s healthy" % name, timeout=180,
+                         stale_after=STALE_AFTER)
+    question = "roundtrip-delegate: what is six times seven?"
+    delegate = " && ".join(sheet_command(fleet, "orch", coder, question) for coder in coders)
+    replies = dict((coder, sheet_command(fleet, coder, "orch", "roundtrip-reply: 42")) for coder in coders)
+    assert replies["pi0"] == replies["oc"]   # the same sheet line; the preamble tells them apart
     mock_model.script([
         tool_call("claude", delegate, user="roundtrip-task"),
-        text("Delegated to pi0.", user="roundtrip-task", after_tool=True),
-        tool_call("pi", reply, user="roundtrip-delegate"),
-        text("Replied to orch.", user="roundtrip-delegate", after_tool=True),
+        text("Delegated.", user="roundtrip-task", after_tool=True),
+        tool_call("pi", replies["pi0"], user="roundtrip-delegate"),     # pi and opencode: tool `bash`
+        tool_call("codex", replies["cx"], user="roundtrip-delegate"),
+        text("Replied.", user="roundtrip-delegate", after_tool=True),
         text("Thanks, noted.", user="roundtrip-reply"),
         text("ok"),
     ])
     seen = len(mock_model.requests())
     document = {"version": 1, "tenant": "acme", "profile": "canary",
                 "tmux": {"socket_name": fleet.socket, "holder_session": "mosaic-holder"},
-                "agents": [dict(a, working_directory=a.get("working_directory", "~")) for a in fleet.document_agents]}
+                "agents": fleet.document_agents}
     extra = tmp_path / "send.json"
     extra.write_text(json.dumps({"mosaic_fleet_roster": document, "mosaic_fleet_mosaic_home": fleet.mosaic_home,
-                                 "agent": "orch", "message": "roundtrip-task: ask pi0 what six times seven is"}))
+                                 "agent": "orch", "message": "roundtrip-task: ask the coders what six times seven is"}))
     bin_dir = os.path.join(REPO, ".venv", "bin")
     env = ansible_env(fleet.env, tmp_path / "ansible-tmp", PATH="%s:%s" % (bin_dir, fleet.env["PATH"]))
     result = subprocess.run([os.path.join(bin_dir, "ansible-playbook"), "-c", "local", "mosaic.fleet.send",
                              "-e", "@%s" % extra], env=env, capture_output=True, text=True, timeout=300, check=False)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
 
-    # The coder got the orchestrator's message under the orchestrator's preamble ...
-    mock_model.wait_request(lambda r: "[localhost:orch -> localhost:pi0] roundtrip-delegate" in r.text,
-                            timeout=180, after=seen, what="pi's turn with the orchestrator's message")
-    # ... and the orchestrator's next request carries the coder's reply under the coder's preamble.
-    mock_model.wait_request(lambda r: "[localhost:pi0 -> localhost:orch] roundtrip-reply: 42" in r.text
-                            and '"Bash"' in r.text, timeout=180, after=seen,
-                            what="the orchestrator's request with the coder's reply")
-    log = open(os.path.join(fleet.mosaic_home, "fleet", "log", "send.log"), encoding="utf-8").read()
-    assert "outcome=delivered src=localhost:orch dst=localhost:pi0" in log
-    assert "outcome=delivered src=localhost:pi0 dst=localhost:orch" in log
+    for coder in coders:
+        # the coder got the orchestrator's message under the orchestrator's preamble ...
+        mock_model.wait_request(lambda r, c=coder: "[localhost:orch -> localhost:%s] roundtrip-delegate" % c in r.text,
+                                timeout=180, after=seen, what="%s's turn with the orchestrator's message" % coder)
+        # ... and the orchestrator's next request carries its reply under the coder's preamble.
+        mock_model.wait_request(lambda r, c=coder: "[localhost:%s -> localhost:orch] roundtrip-reply: 42" % c in r.text
+                                and '"Bash"' in r.text, timeout=180, after=seen,
+                                what="the orchestrator's request with %s's reply" % coder)
+    with open(os.path.join(fleet.mosaic_home, "fleet", "log", "send.log"), encoding="utf-8") as handle:
+        log = handle.read()
+    for coder in coders:
+        assert "outcome=delivered src=localhost:orch dst=localhost:%s " % coder in log
+        assert "outcome=delivered src=localhost:%s dst=localhost:orch " % coder in log
