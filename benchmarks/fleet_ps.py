@@ -92,7 +92,7 @@ class Host(object):
                   "tmux": {"socket_name": SOCKET, "holder_session": "mosaic-holder"},
                   "defaults": {"working_directory": "~"}, "connector": {"kind": "tmux"},
                   "agents": [{"name": n, "runtime": "stub", "class": "worker", "persistent_persona": False,
-                              "model_hint": "", "host": "benchhost", "ssh": "", "socket": SOCKET,
+                              "resume": False, "model_hint": "", "host": "benchhost", "ssh": "", "socket": SOCKET,
                               "working_directory": "~", "command": ""} for n in self.names]}
         for relpath, content in hostconfig.plan_files(roster, "benchhost").items():
             path = os.path.join(self.mosaic_home, relpath)

@@ -196,6 +196,7 @@ AGENT_ENV = (
     ("MOSAIC_TENANT", ("roster", "tenant")),
     ("MOSAIC_HOLDER_SESSION", ("roster", "tmux.holder_session")),
     ("MOSAIC_AGENT_PERSONA", ("agent", "persistent_persona")),
+    ("MOSAIC_AGENT_RESUME", ("agent", "resume")),
     ("MOSAIC_AGENT_COMMAND", ("agent", "command")),
 )
 AGENT_ENV_KEYS = tuple(key for key, _source in AGENT_ENV)

@@ -53,8 +53,18 @@ TABLE = {
             'the framework, mandate and comms files that exist (a list).'
         ),
         (
+            '{resume} is set when the agent resumes (launch-agent), '
+            "{user_home} the user's home and {workdir} the agent's "
+            'working directory on the host.'
+        ),
+        (
+            "A part with 'when' applies only when that value is set; with "
+            "'when_exists', only when that glob matches on the host."
+        ),
+        (
             '{x:toml} writes x as a TOML string, {x:uri} as a file:// '
-            'URL. An argument may also be {"json": value} (compact JSON) '
+            'URL, {x:slug} with every character but letters and digits as '
+            '\'-\'. An argument may also be {"json": value} (compact JSON) '
             'or'
         ),
         (
@@ -90,7 +100,36 @@ TABLE = {
         'claude': {
             'title': 'Claude Code',
             'command': ['claude'],
-            'argv': ['unattended', 'model', 'heartbeat', 'prompt'],
+            'argv': [
+                'unattended',
+                'root',
+                'model',
+                'heartbeat',
+                'prompt',
+                'resume',
+            ],
+            'root': {
+                'how': (
+                    'as root, IS_SANDBOX=1 (Claude refuses '
+                    '--dangerously-skip-permissions as root without it)'
+                ),
+                'when': 'as_root',
+                'args': [],
+                'env': {
+                    'IS_SANDBOX': '1',
+                },
+            },
+            'resume': {
+                'how': (
+                    '--continue (the last conversation in the working directory), '
+                    'only when Claude has one there: with none it exits'
+                ),
+                'when': 'resume',
+                'when_exists': '{user_home}/.claude/projects/{workdir:slug}/*.jsonl',
+                'args': [
+                    ['--continue'],
+                ],
+            },
             'unattended': {
                 'how': '--dangerously-skip-permissions',
                 'args': [
@@ -259,7 +298,14 @@ TABLE = {
         'codex': {
             'title': 'Codex CLI',
             'command': ['codex'],
-            'argv': ['unattended', 'model', 'prompt', 'heartbeat'],
+            'argv': ['resume', 'unattended', 'model', 'prompt', 'heartbeat'],
+            'resume': {
+                'how': 'resume --last (with none, a new conversation)',
+                'when': 'resume',
+                'args': [
+                    ['resume', '--last'],
+                ],
+            },
             'unattended': {
                 'how': '--dangerously-bypass-approvals-and-sandbox',
                 'args': [
@@ -337,7 +383,14 @@ TABLE = {
         'pi': {
             'title': 'pi coding agent',
             'command': ['pi'],
-            'argv': ['unattended', 'heartbeat', 'model', 'prompt'],
+            'argv': ['unattended', 'heartbeat', 'model', 'prompt', 'resume'],
+            'resume': {
+                'how': '-c (with none, a new session)',
+                'when': 'resume',
+                'args': [
+                    ['-c'],
+                ],
+            },
             'unattended': {
                 'how': 'none needed (pi runs its tools without asking)',
                 'args': [],
@@ -393,7 +446,21 @@ TABLE = {
         'opencode': {
             'title': 'opencode',
             'command': ['opencode'],
-            'argv': ['unattended', 'model', 'prompt', 'heartbeat', 'config'],
+            'argv': [
+                'unattended',
+                'model',
+                'prompt',
+                'heartbeat',
+                'config',
+                'resume',
+            ],
+            'resume': {
+                'how': '-c (with none, a new session)',
+                'when': 'resume',
+                'args': [
+                    ['-c'],
+                ],
+            },
             'unattended': {
                 'how': '"permission": "allow" in OPENCODE_CONFIG_CONTENT',
                 'args': [],

@@ -14,14 +14,16 @@ this file the mandate files that exist.
 
 from __future__ import annotations
 
+import glob
 import json
 import os
 import re
 import sys
 
 _PLACEHOLDER = re.compile(r"\{([a-z_]+)(?::([a-z]+))?\}")
-PLACEHOLDERS = ("home", "tools", "hint", "provider", "model", "level", "prompt", "instruction_files")
-FILTERS = ("toml", "uri")
+PLACEHOLDERS = ("home", "tools", "hint", "provider", "model", "level", "prompt", "instruction_files",
+                "resume", "user_home", "workdir")
+FILTERS = ("toml", "uri", "slug")
 HINT_PARTS = ("hint", "provider", "model", "level")
 
 
@@ -149,6 +151,8 @@ def _fill(text, values):
             return _toml_string(value)
         if flt == "uri":
             return _uri(value)
+        if flt == "slug":
+            return re.sub(r"[^A-Za-z0-9]", "-", value)
         if flt:
             raise TableError("unknown filter {%s:%s} (filters: %s)" % (name, flt, ", ".join(FILTERS)))
         return value
@@ -193,6 +197,17 @@ def _group_is_empty(group, values):
     return any(values.get(name) == "" for name in placeholders_of(group))
 
 
+def _part_applies(part, values):
+    """A part with ``when`` applies only when that value is set (``resume``); with
+    ``when_exists``, only when that glob matches on the host (where ``user_home`` is known; the
+    controller shows the part)."""
+    if part.get("when") and not values.get(part["when"]):
+        return False
+    if part.get("when_exists") and values.get("user_home"):
+        return bool(glob.glob(_fill(part["when_exists"], values)))
+    return True
+
+
 # --------------------------------------------------------------------------------------------
 # the command line
 
@@ -221,6 +236,8 @@ def resolve(table, runtime, hint="", command="", values=None):
     argv = [_arg(item, values) for item in spec["command"]]
     for name in spec["argv"]:
         part = spec[name]
+        if not _part_applies(part, values):
+            continue
         for group in part.get("args", ()):
             if not _group_is_empty(group, values):
                 argv.extend(_arg(item, values) for item in group)
@@ -228,8 +245,12 @@ def resolve(table, runtime, hint="", command="", values=None):
     return argv, env
 
 
-def host_values(home, tools, name, klass, mandates, role, comms_path):
-    """The values :func:`resolve` takes on a host, from the files that exist there."""
+def host_values(home, tools, name, klass, mandates, role, comms_path, environ=None):
+    """The values :func:`resolve` takes on a host, from the files that exist there; from
+    ``environ`` (launch-agent's): ``resume`` (MOSAIC_LAUNCH_RESUME: continue the previous
+    conversation), ``user_home`` (HOME), ``workdir`` (MOSAIC_LAUNCH_WORKDIR, expanded); and
+    ``as_root`` when it runs as root."""
+    environ = os.environ if environ is None else environ
     comms = None
     if os.access(comms_path, os.R_OK):
         with open(comms_path, "rb") as handle:
@@ -241,6 +262,10 @@ def host_values(home, tools, name, klass, mandates, role, comms_path):
         "tools": tools,
         "prompt": agent_prompt(name, klass, home, mandates, role, comms),
         "instruction_files": [path for path in files if os.path.isfile(path)],
+        "resume": "1" if environ.get("MOSAIC_LAUNCH_RESUME") == "1" else "",
+        "as_root": "1" if hasattr(os, "geteuid") and os.geteuid() == 0 else "",
+        "user_home": environ.get("HOME", ""),
+        "workdir": environ.get("MOSAIC_LAUNCH_WORKDIR", ""),
     }
 
 

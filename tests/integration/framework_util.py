@@ -27,7 +27,7 @@ def install_framework(dest, framework_dir=FRAMEWORK, **copytree_args):
 
 
 def write_agent_env(env, name, runtime="stub", model="", workdir="~", socket="", command="",
-                    agent_class="worker", extra=()):
+                    agent_class="worker", extra=(), persona="false", resume="false"):
     """Write fleet/agents/NAME.env in the contract's key order; return its path."""
     pairs = [
         ("MOSAIC_AGENT_NAME", name),
@@ -39,7 +39,8 @@ def write_agent_env(env, name, runtime="stub", model="", workdir="~", socket="",
         ("MOSAIC_AGENT_HOST", "localhost"),
         ("MOSAIC_TENANT", "default"),
         ("MOSAIC_HOLDER_SESSION", "mosaic-holder"),
-        ("MOSAIC_AGENT_PERSONA", "false"),
+        ("MOSAIC_AGENT_PERSONA", persona),
+        ("MOSAIC_AGENT_RESUME", resume),
         ("MOSAIC_AGENT_COMMAND", command),
     ] + list(extra)
     path = os.path.join(env["MOSAIC_HOME"], "fleet", "agents", name + ".env")

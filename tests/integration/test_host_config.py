@@ -17,7 +17,8 @@ SECRET = "s3cr3t value $HOME"
 
 
 def agent(name, host="localhost", cls="worker", socket="fleet-sock"):
-    return {"name": name, "runtime": "stub", "class": cls, "persistent_persona": False, "model_hint": "",
+    return {"name": name, "runtime": "stub", "class": cls, "persistent_persona": False, "resume": False,
+            "model_hint": "",
             "host": host, "ssh": "", "socket": socket, "working_directory": "~", "command": ""}
 
 

@@ -11,7 +11,7 @@ TOOL = "~/.config/mosaic/tools/tmux/agent-send.sh"
 
 
 def agent(name, host="web1", cls="coder", socket="mosaic-fleet", ssh=""):
-    return {"name": name, "runtime": "pi", "class": cls, "persistent_persona": False, "model_hint": "",
+    return {"name": name, "runtime": "pi", "class": cls, "persistent_persona": False, "resume": False, "model_hint": "",
             "host": host, "ssh": ssh, "socket": socket, "working_directory": "~", "command": ""}
 
 

@@ -176,10 +176,11 @@ def test_the_agent_env_table_covers_roster_fields_in_the_schema():
 def test_agent_and_holder_env_pairs():
     normalized = {"tenant": "t", "tmux": {"socket_name": "s", "holder_session": "h"}}
     agent = {"name": "n", "runtime": "stub", "model_hint": "", "working_directory": "~", "socket": "s",
-             "class": "worker", "host": "localhost", "persistent_persona": True, "command": ""}
+             "class": "worker", "host": "localhost", "persistent_persona": True, "resume": False, "command": ""}
     pairs = contract.agent_env_pairs(normalized, agent)
     assert [k for k, _v in pairs] == list(contract.AGENT_ENV_KEYS)
     assert dict(pairs)["MOSAIC_AGENT_PERSONA"] == "true"
+    assert dict(pairs)["MOSAIC_AGENT_RESUME"] == "false"
     assert dict(pairs)["MOSAIC_HOLDER_SESSION"] == "h"
     assert contract.holder_env_pairs(normalized) == [("MOSAIC_TMUX_SOCKET", "s"), ("MOSAIC_HOLDER_SESSION", "h")]
 

@@ -14,7 +14,7 @@ FLEET = roster(
     agent("enhancer", cls="enhancer", socket=""),
     agent("coder0", host="web2", ssh="fleet@web2"),
 )
-FLEET["agents"][0].update(persistent_persona=True, model_hint="opus", working_directory="~/work dir",
+FLEET["agents"][0].update(persistent_persona=True, resume=True, model_hint="opus", working_directory="~/work dir",
                           command="my-agent --flag 'x y'")
 
 
@@ -46,6 +46,7 @@ def test_env_file_keys_in_contract_order():
         "MOSAIC_TENANT=acme",
         "MOSAIC_HOLDER_SESSION=mosaic-holder",
         "MOSAIC_AGENT_PERSONA=true",
+        "MOSAIC_AGENT_RESUME=true",
         "MOSAIC_AGENT_COMMAND=\"my-agent --flag 'x y'\"",
     ]
     assert text.endswith("\n")

@@ -22,6 +22,8 @@ CLAUDE_ENV = ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1", "CLAUDE_CODE_AUTO_COMPACT_WIND
               # unattended: no self-update, installation checks or non-essential traffic
               "DISABLE_AUTOUPDATER=1", "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
               "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1", "DISABLE_INSTALLATION_CHECKS=1"]
+# As root, the table's claude argv also sets IS_SANDBOX=1 (its `root` part).
+CLAUDE_TABLE_ENV = CLAUDE_ENV + (["IS_SANDBOX=1"] if os.geteuid() == 0 else [])
 PI_ENV = ["PI_OFFLINE=1", "PI_SKIP_VERSION_CHECK=1", "PI_TELEMETRY=0"]
 OPENCODE_ENV = ["OPENCODE_DISABLE_AUTOUPDATE=1", "OPENCODE_DISABLE_MODELS_FETCH=1", "OPENCODE_DISABLE_SHARE=1",
                 "OPENCODE_DISABLE_LSP_DOWNLOAD=1", "OPENCODE_DISABLE_DEFAULT_PLUGINS=1"]
@@ -88,9 +90,9 @@ def toml_value(text):
 # (runtime, model hint, expected argv with HOME/PROMPT placeholders, expected extra env)
 CASES = [
     ("claude", "", ["claude", "--dangerously-skip-permissions", "--settings", "<settings>",
-                    "--append-system-prompt", PROMPT], CLAUDE_ENV),
+                    "--append-system-prompt", PROMPT], CLAUDE_TABLE_ENV),
     ("claude", "opus", ["claude", "--dangerously-skip-permissions", "--model", "opus",
-                        "--settings", "<settings>", "--append-system-prompt", PROMPT], CLAUDE_ENV),
+                        "--settings", "<settings>", "--append-system-prompt", PROMPT], CLAUDE_TABLE_ENV),
     ("codex", "", ["codex", "--dangerously-bypass-approvals-and-sandbox",
                    "-c", "<developer_instructions>", "-c", "<notify>"], []),
     ("codex", "gpt-5.5:high", ["codex", "--dangerously-bypass-approvals-and-sandbox",
@@ -100,8 +102,10 @@ CASES = [
                             "-c", "<developer_instructions>", "-c", "<notify>"], []),
     ("pi", "", ["pi", "-e", PI_EXT, "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "openai-codex/gpt-5.5:high", ["pi", "-e", PI_EXT, "--provider", "openai-codex", "--model", "gpt-5.5",
-                                         "--thinking", "high", "--append-system-prompt", PROMPT], PI_ENV),
-    ("pi", "sonnet", ["pi", "-e", PI_EXT, "--model", "sonnet", "--append-system-prompt", PROMPT], PI_ENV),
+                                         "--thinking", "high", "--append-system-prompt", PROMPT],
+     PI_ENV),
+    ("pi", "sonnet", ["pi", "-e", PI_EXT, "--model", "sonnet", "--append-system-prompt", PROMPT],
+     PI_ENV),
     ("pi", "sonnet:xhigh", ["pi", "-e", PI_EXT, "--model", "sonnet", "--thinking", "xhigh",
                             "--append-system-prompt", PROMPT], PI_ENV),
     ("pi", "ollama/llama3:8b", ["pi", "-e", PI_EXT, "--provider", "ollama", "--model", "llama3:8b",

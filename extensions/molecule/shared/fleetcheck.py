@@ -75,6 +75,7 @@ def expected_agents(roster, inventory_host, default_host):
             "socket": socket,
             "host": host,
             "persistent_persona": bool(agent.get("persistent_persona", False)),
+            "resume": bool(agent.get("resume", agent.get("persistent_persona", False))),
             "command": agent.get("command", "") or "",
             "tenant": roster.get("tenant", "default"),
             "holder_session": tmux.get("holder_session", "mosaic-holder"),
@@ -102,6 +103,7 @@ def expected_env_file(agent):
         ("MOSAIC_TENANT", agent["tenant"]),
         ("MOSAIC_HOLDER_SESSION", agent["holder_session"]),
         ("MOSAIC_AGENT_PERSONA", "true" if agent["persistent_persona"] else "false"),
+        ("MOSAIC_AGENT_RESUME", "true" if agent["resume"] else "false"),
         ("MOSAIC_AGENT_COMMAND", agent["command"]),
     ]
     return "".join("%s=%s\n" % (k, _env_value(v)) for k, v in pairs)

@@ -37,6 +37,11 @@ evidence_probe() {  # evidence_probe TEXT: the tail of TEXT's last line, as the 
   byte_length "$last_line" last_line_bytes
   if ((${#last_line} > 12)); then probe=${last_line: -12}; else probe=$last_line; fi
   probe=${probe##*[$'\t\r\x01'-$'\x1f']}
+  # A TUI that wraps its input at word boundaries can leave only the message's last word on the
+  # cursor's line (opencode's input box is about 75 columns wide whatever the pane's width): look
+  # for that word when the tail holds a space and the word has 4 characters or more.
+  local word=${probe##*[[:space:]]}
+  ((${#word} >= 4)) && probe=$word
   [[ -n $probe ]] || probe=${preamble% }
 }
 
