@@ -42,12 +42,18 @@ def private_dir_mode(relpath, private=True):
     return closed_mode(mode) if private and relpath in PRIVATE_DIRS else mode
 
 
+def shared_mode(mode):
+    """True for the mode of a directory every user may write to (sticky or world-writable, such
+    as /tmp): never the fleet's to close, even when the fleet user owns it (root's HOME=/tmp)."""
+    return bool(mode & 0o1002)
+
+
 def plan_closing(entries, uid):
     """The paths to close: ``entries`` is ``[(path, mode, owner uid)]`` of what exists (directories
-    and log files, never symlinks); only what ``uid`` owns is changed (a shared parent such as
-    /srv is not the fleet's to close). Returns ``[(path, mode, closed mode)]``."""
+    and log files, never symlinks); only what ``uid`` owns and is not shared is changed (a parent
+    such as /srv, or /tmp, is not the fleet's to close). Returns ``[(path, mode, closed mode)]``."""
     return [(path, mode & 0o7777, closed_mode(mode)) for path, mode, owner in entries
-            if owner == uid and closed_mode(mode) != mode & 0o7777]
+            if owner == uid and not shared_mode(mode) and closed_mode(mode) != mode & 0o7777]
 
 
 _RENDERED_ON = "Rendered on host: "

@@ -78,7 +78,8 @@ options:
         clears every group and other bit (0755 becomes 0700, 0644 becomes 0600) of the fleet
         user's home, MOSAIC_HOME, C(fleet), C(fleet/run), C(fleet/log) and the C(*.log) files in
         C(fleet/log). Only what the fleet user owns is changed (a MOSAIC_HOME's shared parent such
-        as C(/srv) never is). Reported in RV(closed) and, with C(--diff), as mode diffs.
+        as C(/srv) never is, nor a directory every user may write to, such as C(/tmp)). Reported in
+        RV(closed) and, with C(--diff), as mode diffs.
       - V(false) leaves modes as they are (files it writes keep their own modes).
     type: bool
     default: true

@@ -187,3 +187,20 @@ def test_the_connector_file_on_the_orchestrators_host_and_its_removal_for_tmux(t
     run_module(tmp_path, args_for(home, fleet))
     run_module(tmp_path, {"state": "absent", "mosaic_home": str(home)})
     assert not (home / "fleet/connector.json").exists()
+
+
+def test_private_closes_the_home_but_never_a_shared_one(tmp_path, home):
+    result, dummy = run_module(tmp_path, args_for(home, FLEET))
+    assert stat.S_IMODE(os.stat(tmp_path / "home").st_mode) == 0o700   # the fleet user's home, closed
+    assert str(tmp_path / "home") in result["closed"]
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)                                           # like /tmp: root's HOME=/tmp
+    env = ansible_env(os.environ, tmp_path / "ansible-tmp", HOME=str(shared))
+    proc = subprocess.run(
+        [os.path.join(REPO, ".venv", "bin", "ansible"), "localhost", "-m", "mosaic.fleet.fleet_host_config",
+         "-a", json.dumps(args_for(shared / "mosaic", FLEET))],
+        capture_output=True, text=True, env=env, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert stat.S_IMODE(os.stat(shared).st_mode) == 0o1777, "a shared home was closed"
+    assert stat.S_IMODE(os.stat(shared / "mosaic").st_mode) == 0o700

@@ -67,6 +67,10 @@ def tenants(tmp_path_factory):
         for agent in ("alpha", "beta"):
             user = User("mfi" + uuid.uuid4().hex[:8])
             users.append(user)
+            # A uid is reused after userdel: a socket directory a deleted user left behind is not
+            # this user's (tmux would refuse to start).
+            if os.path.isdir(user.tmux_dir) and os.stat(user.tmux_dir).st_uid != user.uid:
+                shutil.rmtree(user.tmux_dir, ignore_errors=True)
             user.agent = agent
             user.mosaic_home = os.path.join(user.home, ".config", "mosaic")
             # What a 0.1.0 fleet (and useradd on many systems) leaves: an open home and an open
@@ -155,8 +159,10 @@ def test_another_tenant_cannot_deliver_to_its_agents(tenants):
     attempts = [
         [os.path.join(b.home, SEND), "-s", "alpha", "-m", marker, "--json", "--timeout", "5"],
         [os.path.join(b.home, SEND), "-L", SOCKET, "-s", "alpha", "-m", marker, "--json", "--timeout", "5"],
-        ["env", "MOSAIC_HOME=%s" % a.mosaic_home, os.path.join(b.home, SEND), "-s", "alpha", "-m", marker,
-         "--json", "--timeout", "5"],
+        # A's MOSAIC_HOME cannot be read: the lock falls back to TMPDIR (B's own here, so no lock
+        # file is left in the shared /tmp).
+        ["env", "MOSAIC_HOME=%s" % a.mosaic_home, "TMPDIR=%s" % b.home, os.path.join(b.home, SEND), "-s", "alpha",
+         "-m", marker, "--json", "--timeout", "5"],
     ]
     for argv in attempts:
         sent = b.run(argv)

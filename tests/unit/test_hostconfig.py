@@ -120,6 +120,12 @@ def test_plan_closing_changes_only_what_the_user_owns_and_is_open():
         ("/home/t", 0o755, 0o700), ("/home/t/m/fleet/log/send.log", 0o644, 0o600)]
 
 
+def test_a_shared_directory_is_never_closed_even_when_the_user_owns_it():
+    # root with HOME=/tmp (or a MOSAIC_HOME there): /tmp stays 1777 for everyone else.
+    entries = [("/tmp", 0o41777, 0), ("/srv/drop", 0o40777, 0), ("/root", 0o40755, 0)]
+    assert hostconfig.plan_closing(entries, 0) == [("/root", 0o755, 0o700)]
+
+
 def test_private_dirs_are_created_closed():
     assert hostconfig.private_dir_mode(".") == 0o700
     assert hostconfig.private_dir_mode("fleet") == 0o700
