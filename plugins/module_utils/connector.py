@@ -97,7 +97,7 @@ def runs_service(normalized, host):
 
 def runtime_problem(kind_name, runtime, orchestrator):
     """A message when an orchestrator on ``runtime`` cannot carry connector ``kind_name``, else None."""
-    kind = KINDS.get(kind_name)
+    kind = KINDS.get(kind_name) if isinstance(kind_name, str) else None
     if kind is None or kind["runtimes"] is None or runtime in kind["runtimes"]:
         return None
     return "connector kind %s needs an orchestrator on runtime %s (the orchestrator %s runs %s)" % (

@@ -391,9 +391,10 @@ def semantic_violations(document, inventory_hosts=None, default_host=None):
     found.extend(_connector_violations(document.get("connector")))
     if orchestrators:
         orchestrator = dict(agents)[orchestrators[0]]
-        problem = fleet_connector.runtime_problem(_as_dict(document.get("connector")).get("kind"),
-                                                  orchestrator.get("runtime", defaults.get("runtime")),
-                                                  orchestrator.get("name"))
+        runtime = orchestrator.get("runtime", defaults.get("runtime"))
+        # An unknown runtime is the schema's to report.
+        problem = isinstance(runtime, str) and runtime in RUNTIMES and fleet_connector.runtime_problem(
+            _as_dict(document.get("connector")).get("kind"), runtime, orchestrator.get("name"))
         if problem:
             found.append(Violation("connector.kind", problem))
     if inventory_hosts is not None:

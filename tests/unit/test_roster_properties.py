@@ -167,6 +167,8 @@ def valid_rosters(draw):
                               ("persistent_persona", st.booleans())):
             if draw(st.integers(0, 3)) == 0:
                 agent[key] = draw(strategy)
+        if klass == "orchestrator" and document["connector"]["kind"] == "discord":
+            agent["runtime"] = "claude"  # Claude Code's Discord channel plugin is that connector
         agents.append(agent)
     document["agents"] = agents
     return document, HOSTS, draw(st.sampled_from(HOSTS))
