@@ -18,6 +18,8 @@ Health (ARCHITECTURE.md "Health"), checked in this order:
 ``waiting``       the agent waits on a human: its screen shows a dialog or banner the runtime
                   table lists (permission prompt, trust or login dialog, usage limit), or its last
                   notification since its last activity is of a type the table lists; the reason says which
+``starting``      the pane is alive, no heartbeat yet, and the session is younger than the agent's
+                  supervision ``grace`` (default 120 s): not yet unresponsive
 ``unresponsive``  the pane is alive but the agent never wrote a heartbeat (in this session)
 ``stale``         the last heartbeat is older than ``stale_after`` seconds: it stopped answering
                   mid-work (a runtime that beats only at turn ends, ``health.idle`` ``turn_end`` in
@@ -55,7 +57,9 @@ WAITING = "waiting"
 HEALTH_STATES = (HEALTHY, STALE, UNRESPONSIVE, DEAD, STOPPED, MISSING, WAITING)
 # The agent's unit failed and its crash-loop guard (the start limit) holds it back.
 CRASHLOOP = fleet_supervision.CRASHLOOP
-HEALTH_STATES = HEALTH_STATES + (CRASHLOOP,)
+# A new session without a heartbeat yet, within its grace period.
+STARTING = "starting"
+HEALTH_STATES = HEALTH_STATES + (CRASHLOOP, STARTING)
 
 SYSTEMD = fleet_supervisor.SYSTEMD
 TMUX = fleet_supervisor.TMUX
@@ -199,7 +203,8 @@ def age_of(epoch, now):
     return round(now - epoch, 1)
 
 
-def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after, waiting=None, idle_since=None):
+def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after, waiting=None, idle_since=None,
+                    grace=0):
     """(health, reason) of one agent.
 
     ``unit``: its ``systemctl show`` properties (None in tmux mode or when unknown);
@@ -207,7 +212,8 @@ def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after, w
     ``heartbeat_at``: epoch of the last heartbeat that belongs to this session, or None;
     ``waiting``: why it waits on a human (:func:`waiting_reason`), or None;
     ``idle_since``: for a runtime that beats only at turn ends, the beat (or start) since which
-    its pane has not changed (:func:`turn_end_idle_since`), or None.
+    its pane has not changed (:func:`turn_end_idle_since`), or None;
+    ``grace``: seconds after its session's start during which no heartbeat is not yet unresponsive.
     """
     systemd = supervisor == SYSTEMD and unit is not None
     active = unit.get("ActiveState", "") if systemd else None
@@ -235,6 +241,9 @@ def classify_health(supervisor, unit, session, heartbeat_at, now, stale_after, w
     if waiting:
         return WAITING, waiting
     if heartbeat_at is None and idle_since is None:
+        started = session.get("created")
+        if grace and started is not None and now - started < grace:
+            return STARTING, "started %ds ago, no heartbeat yet (grace %ds)" % (max(0, int(now - started)), grace)
         return UNRESPONSIVE, "the pane is alive but the agent has written no heartbeat"
     age = age_of(heartbeat_at, now) if heartbeat_at is not None else None
     if idle_since is not None and (age is None or age > stale_after):
@@ -381,8 +390,9 @@ def agent_record(agent, tenant_id, supervisor, unit, session, heartbeat, now, st
     runtime = agent.get("runtime", "")
     waiting = waiting_reason(runtime, screen, notice, session) if session and not pane["pane_dead"] else None
     idle_since = turn_end_idle_since(runtime, session, heartbeat_at)
+    grace = fleet_supervision.grace_of(agent)
     health, why = classify_health(supervisor, unit, session, heartbeat_at, now, stale_after,
-                                  waiting=waiting, idle_since=idle_since)
+                                  waiting=waiting, idle_since=idle_since, grace=grace)
     reasons = detect_drift(supervisor, agent.get("runtime", ""), agent.get("command", ""), unit, session)
     systemd = supervisor == SYSTEMD and unit is not None
     record = {

@@ -161,6 +161,13 @@ def _int(value):
         return None
 
 
+def grace_of(agent):
+    """The agent's grace (seconds) from its normalized roster record; 0 for a record without a
+    supervision policy (rendered before it existed)."""
+    value = (agent.get("supervision") or {}).get("grace", 0)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else 0
+
+
 def crashloop_reason(unit):
     """Why the crash-loop guard holds the agent back, or None: its unit failed although its
     ``Restart=`` would restart it, so systemd's start limit refused the next start."""

@@ -31,8 +31,9 @@ description:
     its screen shows a permission prompt, a trust, login or onboarding dialog or a usage-limit
     banner the runtime table lists, or its last notification since its last activity is of a
     listed type, such as Claude's permission prompt; RV(agents[].waiting_reason) says which);
-    C(unresponsive) (the pane is alive but the agent has written no heartbeat since its session
-    was created); C(stale) (the last heartbeat is older than O(stale_after) seconds: it stopped
+    C(starting) (the pane is alive and no heartbeat yet, within the agent's supervision C(grace)
+    after its session started, default 120 s); C(unresponsive) (the pane is alive but the agent has
+    written no heartbeat since its session was created, beyond its grace); C(stale) (the last heartbeat is older than O(stale_after) seconds: it stopped
     answering mid-work); C(healthy) (pane alive, heartbeat at most O(stale_after) seconds old).
     A live pane alone is never healthy, except for a runtime that beats only at turn ends
     (codex): idle after a turn, or since its start, with its pane unchanged since, is healthy
@@ -219,7 +220,7 @@ agents:
     heartbeat_age: {description: Seconds since the last heartbeat., type: float}
     heartbeat_pid: {description: PID recorded in the heartbeat., type: int}
     heartbeat_current: {description: The heartbeat was written during the current session., type: bool}
-    health: {description: "healthy, stale, unresponsive, waiting, dead, crashloop, stopped or missing.", type: str}
+    health: {description: "healthy, starting, stale, unresponsive, waiting, dead, crashloop, stopped or missing.", type: str}
     restarts: {description: "How often the supervisor restarted the agent (systemd C(NRestarts); tmux mode: since its last
                deliberate start); null when the unit is not known.", type: int}
     restart_policy: {description: "The unit's C(Restart=) (C(on-failure), C(always), C(no)); null in tmux mode.", type: str}
@@ -304,7 +305,7 @@ summary:
   description: Number of agents in each health state (every state present).
   returned: always
   type: dict
-  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0, waiting: 0, crashloop: 0}
+  sample: {healthy: 3, stale: 0, unresponsive: 0, dead: 1, stopped: 0, missing: 0, waiting: 0, crashloop: 0, starting: 0}
 total:
   description: Number of agents reported.
   returned: always

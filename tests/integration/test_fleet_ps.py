@@ -181,13 +181,25 @@ def test_stub_that_stops_beating_goes_stale_and_recovers(fleet):
 
 def test_agent_without_heartbeat_is_unresponsive(fleet_env, socket_name):
     # The runtime is python3 (so no drift) but never writes a heartbeat.
-    quiet = {"name": "quiet", "runtime": "stub", "command": "exec python3 -c 'import time; time.sleep(300)'"}
+    quiet = {"name": "quiet", "runtime": "stub", "command": "exec python3 -c 'import time; time.sleep(300)'",
+             "supervision": {"grace": 0}}   # no grace period: unresponsive at once (see the next test)
     fleet = Fleet(fleet_env, socket_name, [quiet, dict(STUBS[0])])
     fleet.start("quiet", "orchestrator")
     fleet.wait_health("orchestrator", "healthy")
     quiet = fleet.wait_health("quiet", "unresponsive")
     assert quiet["heartbeat_age"] is None and quiet["heartbeat_current"] is False
     assert quiet["pane_current_command"] == "python3" and quiet["drift"] is False
+
+
+def test_agent_without_heartbeat_within_its_grace_is_starting(fleet_env, socket_name):
+    """A new session without a heartbeat yet is not unresponsive during its supervision grace."""
+    quiet = {"name": "quiet", "runtime": "stub", "command": "exec python3 -c 'import time; time.sleep(300)'",
+             "supervision": {"grace": 600}}
+    fleet = Fleet(fleet_env, socket_name, [quiet, dict(STUBS[0])])
+    fleet.start("quiet", "orchestrator")
+    fleet.wait_health("orchestrator", "healthy")
+    quiet = fleet.wait_health("quiet", "starting")
+    assert "no heartbeat yet (grace 600s)" in quiet["health_reason"]
 
 
 def test_stray_session_is_adhoc(fleet):

@@ -4,10 +4,14 @@ exit with the runtime's status, keep the dead pane) versus a deliberate stop (ki
 exit 0); the stub's hang mode; the restart spacing. The unit itself runs them in molecule
 (extensions/molecule/lifecycle/tests/supervision)."""
 
+import array
 import json
 import os
+import shutil
 import signal
+import socket
 import subprocess
+import threading
 import time
 
 import pytest
@@ -104,3 +108,43 @@ def test_restart_spacing_keeps_restarts_of_one_runtime_apart(fleet_env):
     assert stubs[1] - stubs[0] >= 1.5, outs
     assert "waiting" in outs[0] + outs[1]
     assert abs(done[2] - stubs[0]) < 1.5, outs
+
+
+def test_the_heartbeat_feeds_the_unit_watchdog(fleet_env, tmp_path):
+    """tools/fleet/heartbeat sends WATCHDOG=1 to MOSAIC_NOTIFY_SOCKET (the agent unit's notify
+    socket) and waits for the manager to have read it (systemd-notify's barrier: the fd it passes
+    is closed by the reader), so a short-lived hook process is never dropped as unknown."""
+    if not shutil.which("systemd-notify"):
+        pytest.skip("no systemd-notify here")
+    path = str(tmp_path / "notify")
+    server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    server.bind(path)
+    server.settimeout(15)
+    got = []
+
+    def manager():
+        try:
+            while True:
+                data, ancdata, _flags, _addr = server.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+                got.append(data.decode())
+                for level, kind, payload in ancdata:
+                    if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                        fds = array.array("i")
+                        fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+                        for fd in fds:
+                            os.close(fd)   # the barrier: the sender returns once this is closed
+                if "BARRIER=1" in got[-1]:
+                    return
+        except OSError:
+            return
+    thread = threading.Thread(target=manager)
+    thread.start()
+    env = dict(fleet_env, MOSAIC_NOTIFY_SOCKET=path)
+    started = time.monotonic()
+    result = run_tool(env, "heartbeat", "a1", str(os.getpid()), run_env=env)
+    thread.join(20)
+    server.close()
+    assert result.returncode == 0, result.stderr
+    assert "WATCHDOG=1" in got, got
+    assert time.monotonic() - started < 5, "the heartbeat waited for the barrier's timeout"
+    assert os.path.exists(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "a1.heartbeat"))

@@ -25,6 +25,10 @@ def render_roster(env, socket, agents, **fleet):
 
 
 def start(env, socket, name, command=""):
+    # As on a real host, the holder session keeps the fleet's tmux server up while an agent's
+    # dead session is replaced (the server would exit with its last session).
+    if "mosaic-holder" not in sessions(env, socket):
+        assert tmux(env, socket, "new-session", "-d", "-s", "mosaic-holder", "sleep", "infinity").returncode == 0
     write_agent_env(env, name, socket=socket, command=command)
     result = run_tool(env, "start-agent-session.sh", name)
     assert result.returncode == 0, result.stderr
@@ -108,3 +112,4 @@ def test_clean_exit_deliberate_stop_and_never_are_not_restarted_but_always_is(fl
         assert pane(fleet_env, socket_name, name, "#{pane_dead}") == "1", name
         assert not os.path.exists(run_file(fleet_env, name, ".restarts"))
     assert "stopped" not in sessions(fleet_env, socket_name)
+    assert "mosaic-holder" in sessions(fleet_env, socket_name)
