@@ -474,9 +474,10 @@ def _supervision_violations(document, agent, path):
     policy = supervision.agent_policy(fleet, classes, agent_class, own)
     if not all(isinstance(policy[k], int) for k in ("grace", "hang_timeout")):
         return []
+    runtime = agent.get("runtime", _as_dict(document.get("defaults")).get("runtime"))
     return [Violation(path + ".supervision." + field, "%s (the policy of agent %r, class %r)"
                       % (message, agent.get("name"), agent_class))
-            for field, message in supervision.policy_problems(policy)]
+            for field, message in supervision.policy_problems(policy, runtime if isinstance(runtime, str) else None)]
 
 
 def normalize(document, default_host=None):

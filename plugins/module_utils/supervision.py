@@ -80,9 +80,20 @@ def agent_policy(fleet, classes, agent_class, own):
     return policy
 
 
-def policy_problems(policy):
-    """Rules the schema cannot state, as ``[(field, message)]``."""
+# The runtimes whose heartbeat also feeds the unit's watchdog while the agent is idle: the stub
+# (WATCHDOG=1 with every beat) and claude (its status line runs tools/fleet/heartbeat every 5 s,
+# which sends WATCHDOG=1). pi and opencode beat from inside node (no notify socket there) and codex
+# only at turn ends, so a hang restart would kill them while idle: refused.
+WATCHDOG_RUNTIMES = ("claude", "stub")
+
+
+def policy_problems(policy, runtime=None):
+    """Rules the schema cannot state, as ``[(field, message)]``; ``runtime``: the agent's."""
     found = []
+    if policy.get("restart_on_hang") and runtime is not None and runtime not in WATCHDOG_RUNTIMES:
+        found.append(("restart_on_hang", "is not available for runtime %s: its heartbeat does not reach the unit's "
+                                         "watchdog while it is idle, so it would be restarted while answering "
+                                         "(available for: %s)" % (runtime, ", ".join(WATCHDOG_RUNTIMES))))
     if policy.get("restart_on_hang") and policy["hang_timeout"] < policy["grace"]:
         found.append(("hang_timeout", "is %ds, shorter than grace (%ds): a new agent could be restarted as hung "
                                       "before its first beat is due" % (policy["hang_timeout"], policy["grace"])))

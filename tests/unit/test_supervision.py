@@ -171,3 +171,33 @@ def test_tmux_mode_state_and_crashloop(tmp_path):
     assert (a["restarts"], a["last_exit_status"], a["last_restart_at"]) == (2, 3, 250)
     assert (b["health"], b["restarts"], b["last_restart_at"]) == ("healthy", 0, None)
     assert report["summary"] == {"dead": 0, "healthy": 1, "crashloop": 1}
+
+
+def test_hang_restarts_only_for_runtimes_whose_beat_reaches_the_watchdog():
+    """pi/opencode beat from inside node and codex only at turn ends: a hang restart would kill
+    them while idle and answering, so the roster refuses it for them."""
+    doc = document(supervision={"classes": {"worker": {"restart_on_hang": True}}},
+                   agents=[{"name": "w0", "class": "worker", "runtime": "claude"},
+                           {"name": "w1", "class": "worker", "runtime": "codex"},
+                           {"name": "w2", "class": "worker", "runtime": "pi"}])
+    normalized, violations = validate(doc)
+    assert normalized is None
+    assert [v.path for v in violations] == ["agents[3].supervision.restart_on_hang",
+                                            "agents[4].supervision.restart_on_hang"]
+    assert "not available for runtime codex" in violations[0].message
+    doc["agents"] = doc["agents"][:3]
+    assert validate(doc)[1] == []
+
+
+def test_the_watchdog_runtimes_beat_through_the_heartbeat_tool_while_idle():
+    """Each runtime allowed hang restarts feeds the watchdog: the stub itself, the others through
+    tools/fleet/heartbeat run periodically (claude's status line), per the runtime table."""
+    import json
+    table = json.load(open(os.path.join(REPO, "framework", "fleet", "runtimes.json")))["runtimes"]
+    for runtime in supervision.WATCHDOG_RUNTIMES:
+        if runtime == "stub":
+            assert "MOSAIC_NOTIFY_SOCKET" in open(os.path.join(REPO, "framework", "tools", "fleet", "stub-agent")).read()
+            continue
+        heartbeat = json.dumps(table[runtime]["heartbeat"])
+        assert "statusLine" in heartbeat and "heartbeat" in heartbeat, runtime
+    assert "systemd-notify WATCHDOG=1" in open(os.path.join(REPO, "framework", "tools", "fleet", "heartbeat")).read()
