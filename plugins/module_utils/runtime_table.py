@@ -71,6 +71,11 @@ TABLE = {
             '{"key": k, "toml": value} (k=<TOML value>), with the '
             'placeholders of the strings inside value filled in.'
         ),
+        (
+            "'package' is the npm package and the version the stand-up "
+            'role installs for the fleet user (fleet_runtimes; '
+            'tests/runtimes pins the same).'
+        ),
     ],
     'model_hint': {
         'grammar': '[provider/]model[:level]',
@@ -100,6 +105,10 @@ TABLE = {
         'claude': {
             'title': 'Claude Code',
             'command': ['claude'],
+            'package': {
+                'npm': '@anthropic-ai/claude-code',
+                'version': '2.1.197',
+            },
             'argv': [
                 'unattended',
                 'root',
@@ -298,6 +307,10 @@ TABLE = {
         'codex': {
             'title': 'Codex CLI',
             'command': ['codex'],
+            'package': {
+                'npm': '@openai/codex',
+                'version': '0.171.0',
+            },
             'argv': ['resume', 'unattended', 'model', 'prompt', 'heartbeat'],
             'resume': {
                 'how': 'resume --last (with none, a new conversation)',
@@ -383,6 +396,10 @@ TABLE = {
         'pi': {
             'title': 'pi coding agent',
             'command': ['pi'],
+            'package': {
+                'npm': '@mariozechner/pi-coding-agent',
+                'version': '0.73.1',
+            },
             'argv': ['unattended', 'heartbeat', 'model', 'prompt', 'resume'],
             'resume': {
                 'how': '-c (with none, a new session)',
@@ -446,6 +463,10 @@ TABLE = {
         'opencode': {
             'title': 'opencode',
             'command': ['opencode'],
+            'package': {
+                'npm': 'opencode-ai',
+                'version': '1.18.33',
+            },
             'argv': [
                 'unattended',
                 'model',

@@ -54,7 +54,9 @@ def test_claude_continues_only_a_conversation_it_has(mosaic_home, tmp_path):  # 
     claude_session(mosaic_home, workdir)
     assert argv_of(mosaic_home, **args)[-1] == "--continue"
     # Another working directory's conversation is not this one's.
-    assert "--continue" not in argv_of(mosaic_home, **dict(args, MOSAIC_AGENT_WORKDIR=str(tmp_path)))
+    other = dict(args)
+    other["MOSAIC_AGENT_WORKDIR"] = str(tmp_path)
+    assert "--continue" not in argv_of(mosaic_home, **other)
 
 
 def test_fresh_marker_starts_without_resume(mosaic_home):  # noqa: F811
