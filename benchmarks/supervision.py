@@ -64,7 +64,8 @@ def systemd_agent(name, kills, delay):
     beat_file = os.path.expanduser("~/.config/mosaic/fleet/run/%s.heartbeat" % name)
 
     def systemctl(*args):
-        return subprocess.run(["systemctl", "--user"] + list(args), capture_output=True, text=True).stdout.strip()
+        return subprocess.run(["systemctl", "--user"] + list(args), capture_output=True, text=True,
+                              check=False).stdout.strip()
 
     def beat():
         try:
@@ -82,7 +83,7 @@ def systemd_agent(name, kills, delay):
         raise SystemExit("%s: no beat from a new runtime within 120s" % name)
 
     floor, back = [], []
-    for _ in range(kills):
+    for _round in range(kills):
         systemctl("stop", unit)
         old, t0 = beat(), time.monotonic()
         proc = subprocess.Popen(["systemctl", "--user", "start", unit])
@@ -90,7 +91,7 @@ def systemd_agent(name, kills, delay):
         proc.wait()
         time.sleep(0.5)
     systemctl("reset-failed", unit)
-    for _ in range(kills):
+    for _round in range(kills):
         pid = int(systemctl("show", "-p", "MainPID", "--value", unit))
         t0 = time.monotonic()
         os.kill(pid, signal.SIGKILL)
@@ -148,7 +149,7 @@ class Fleet:
 
     def pane_pid(self, name):
         out = subprocess.run(["tmux", "-L", SOCKET, "display-message", "-p", "-t", "=%s:" % name, "#{pane_pid}"],
-                             env=self.env, capture_output=True, text=True).stdout.strip()
+                             env=self.env, capture_output=True, text=True, check=False).stdout.strip()
         return int(out) if out.isdigit() else None
 
     def wait_beat(self, name, not_pid, timeout=60):
@@ -163,7 +164,7 @@ class Fleet:
 
     def server_pid(self):
         out = subprocess.run(["tmux", "-L", SOCKET, "display-message", "-p", "#{pid}"], env=self.env,
-                             capture_output=True, text=True).stdout.strip()
+                             capture_output=True, text=True, check=False).stdout.strip()
         return int(out)
 
     def tree(self):
@@ -196,13 +197,13 @@ class Fleet:
         return total / float(CLK_TCK)
 
     def close(self):
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], env=self.env, capture_output=True)
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], env=self.env, capture_output=True, check=False)
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def baseline_framework(rev, dest):
     """The framework tree of revision ``rev`` (git archive), or None when it cannot be had."""
-    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "framework"], capture_output=True)
+    archive = subprocess.run(["git", "-C", REPO, "archive", rev, "framework"], capture_output=True, check=False)
     if archive.returncode != 0:
         return None
     subprocess.run(["tar", "-x", "-C", dest], input=archive.stdout, check=True)
@@ -224,7 +225,7 @@ def steady(fleet, seconds):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--kills", type=int, default=20)
     parser.add_argument("--agents", type=int, default=20)
     parser.add_argument("--idle", type=float, default=60)
@@ -249,9 +250,9 @@ def main():
     try:
         name = fleet.names[0]
         floor = []
-        for _ in range(args.kills):
+        for _round in range(args.kills):
             subprocess.run(["tmux", "-L", SOCKET, "kill-session", "-t", "=" + name], env=fleet.env,
-                           capture_output=True)
+                           capture_output=True, check=False)
             old = fleet.beat_pid(name)
             t0 = time.monotonic()
             proc = subprocess.Popen([os.path.join(fleet.tool, "start-agent-session.sh"), name], env=fleet.env,
@@ -259,7 +260,7 @@ def main():
             floor.append(time.monotonic() - t0 + fleet.wait_beat(name, old))
             proc.wait()
         back = []
-        for _ in range(args.kills):
+        for _round in range(args.kills):
             pid = fleet.pane_pid(name)
             os.kill(pid, signal.SIGKILL)
             back.append(fleet.wait_beat(name, pid) - args.delay)

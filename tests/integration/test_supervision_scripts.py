@@ -50,8 +50,8 @@ def gone(pid):
     ("exit 3", 3, 3, None),
     ("exit 0", 0, 0, None),
 ])
-def test_execstop_after_the_runtime_ended_records_it_and_exits_with_its_status(fleet_env, socket_name, how, code,
-                                                                                status, sig):
+def test_execstop_after_the_runtime_ended_records_it_and_exits_with_its_status(
+        fleet_env, socket_name, how, code, status, sig):
     command = "sleep 300" if how == "kill" else "sleep 1; %s" % how
     pid = start(fleet_env, socket_name, "a1", command=command)
     unit_env = as_unit(fleet_env, "a1", pid)
