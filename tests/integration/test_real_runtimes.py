@@ -164,3 +164,38 @@ def test_fresh_start_begins_a_new_conversation(mock_model, runtime_bin, fleet_en
     request = mock_model.wait_request(lambda r: "AFTER-FRESH" in r.text, after=seen, timeout=60,
                                       what="pi's first turn after fresh-start")
     assert "REMEMBER-ME" not in request.text
+
+
+def test_claude_keeps_the_200k_cap_on_a_1m_model(mock_model, runtime_bin, fleet_env, socket_name, tmp_path):
+    """The fleet's cap (the table's env and autoCompactWindow/autoCompactEnabled in Claude's
+    settings, firstrun.py): on a 1M-context model, Claude's status line (the agent's metering,
+    fleet/run/NAME.meter.json) reports a 200000-token window. (Without the fleet's env Claude
+    Code 2.1.197 reports 1000000; its settings alone do not change that figure.)"""
+    name, runtime = "claude1", "claude"
+    workdir = tmp_path / "work"
+    workdir.mkdir()
+    env = dict(fleet_env, MOSAIC_RUNTIME_BIN=runtime_bin)
+    mm.prepare_home(env["HOME"], runtime, str(workdir), mock_model.url, runtime_bin)
+    with open(os.path.join(env["HOME"], ".claude", "settings.json")) as handle:
+        settings = json.load(handle)
+    assert settings["autoCompactWindow"] == 200000 and settings["autoCompactEnabled"] is True
+    secrets = os.path.join(env["MOSAIC_HOME"], "credentials", "fleet.env")
+    os.makedirs(os.path.dirname(secrets), mode=0o700, exist_ok=True)
+    with open(secrets, "w") as handle:
+        handle.write("".join("%s=%s\n" % item for item in mm.credentials_for(runtime, mock_model.url).items()))
+    os.chmod(secrets, 0o600)
+    write_agent_env(env, name, runtime=runtime, model="claude-sonnet-4-5[1m]", workdir=str(workdir),
+                    socket=socket_name)
+    mock_model.reset()
+    mock_model.script([mm.text("ok")])
+    start(env, socket_name, name, runtime)
+    meter = os.path.join(env["MOSAIC_HOME"], "fleet", "run", name + ".meter.json")
+
+    def window():
+        try:
+            with open(meter) as handle:
+                return json.load(handle).get("context_window")
+        except (OSError, ValueError):
+            return None
+
+    assert wait_for(window, timeout=60, what="claude's metering") == 200000

@@ -71,8 +71,7 @@ def test_a_bad_version_is_refused_clearly(tmp_path):
         assert result["_status"] == "FAILED" and message in result["msg"] and "Traceback" not in out
 
 
-def test_the_role_installs_the_runtime_and_relaunches_its_agents_on_a_version_change(runtime_bin, tmp_path,
-                                                                                      socket_name):
+def test_the_role_installs_the_runtime_and_relaunches_its_agents(runtime_bin, tmp_path, socket_name):
     """ansible-playbook mosaic.fleet.fleet (tmux mode): a pi agent runs the pi the role installed
     in ~/.npm-global; a version change relaunches it (one at a time, healthy again: fleet_relaunch)."""
     import fleet_util  # pylint: disable=import-outside-toplevel
