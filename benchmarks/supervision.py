@@ -23,7 +23,7 @@ Usage: python benchmarks/supervision.py [--kills 20] [--agents 20] [--idle 60] [
        [--baseline a892eec~1] [--json]
 
 Under systemd, on a stood-up host (a molecule container), as the fleet user, with the agent's
-roster policy at ``restart_delay: 1`` (``restart_spacing: 0``), this file alone (stdlib only):
+roster policy at ``restart_delay: 1`` (``restart_delay_max: 1``, ``restart_spacing: 0``), this file alone (stdlib only):
 
   python3 supervision.py --systemd-agent worker0 [--kills 20] [--delay 1]
 
@@ -122,7 +122,8 @@ class Fleet:
                     "USER": os.environ.get("USER", "root"), "MOSAIC_HEARTBEAT_INTERVAL": "5"}
         self.names = ["a%02d" % i for i in range(agents)]
         doc = {"version": 1, "profile": "full", "tmux": {"socket_name": SOCKET},
-               "supervision": {"restart_delay": delay, "restart_spacing": 0, "crashloop_burst": 100},
+               "supervision": {"restart_delay": delay, "restart_delay_max": delay, "restart_spacing": 0,
+                               "crashloop_burst": 100},
                "agents": [{"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
                           {"name": "enhancer", "class": "enhancer", "runtime": "stub"}]
                + [{"name": n, "runtime": "stub"} for n in self.names]}

@@ -45,6 +45,9 @@ EXIT_SUFFIX = ".exit"
 # last deliberate start; <name>.crashloop, the crash-loop guard holding the agent back (JSON).
 RESTARTS_SUFFIX = ".restarts"
 CRASHLOOP_SUFFIX = ".crashloop"
+# Both modes (tools/fleet/restart-backoff): <name>.backoff, the restart backoff's last step (JSON);
+# a deliberate start removes it.
+BACKOFF_SUFFIX = ".backoff"
 LOCK_DIR = RUN_DIR + "/locks"            # agent-send.sh's per-session locks
 LOG_DIR = "fleet/log"
 SEND_LOG = LOG_DIR + "/send.log"         # agent-send.sh's audit line per send
@@ -171,6 +174,11 @@ def crashloop_file(name):
     return "%s/%s%s" % (RUN_DIR, name, CRASHLOOP_SUFFIX)
 
 
+def backoff_file(name):
+    """``fleet/run/<name>.backoff``: the restart backoff's last step (supervision.restart_backoff)."""
+    return "%s/%s%s" % (RUN_DIR, name, BACKOFF_SUFFIX)
+
+
 def transcript_file(name):
     """``fleet/log/transcripts/<name>.log`` (rotated: the same path + TRANSCRIPT_ROTATED_SUFFIX)."""
     return "%s/%s%s" % (TRANSCRIPT_DIR, name, TRANSCRIPT_SUFFIX)
@@ -286,6 +294,7 @@ def shell_values():
         ("MOSAIC_C_EXIT_SUFFIX", EXIT_SUFFIX),
         ("MOSAIC_C_RESTARTS_SUFFIX", RESTARTS_SUFFIX),
         ("MOSAIC_C_CRASHLOOP_SUFFIX", CRASHLOOP_SUFFIX),
+        ("MOSAIC_C_BACKOFF_SUFFIX", BACKOFF_SUFFIX),
         ("MOSAIC_C_LOCK_DIR", LOCK_DIR),
         ("MOSAIC_C_LOG_DIR", LOG_DIR),
         ("MOSAIC_C_SEND_LOG", SEND_LOG),

@@ -472,7 +472,7 @@ def _supervision_violations(document, agent, path):
     types are the schema's to report)."""
     fleet, classes, agent_class, own = _supervision_layers(document, agent)
     policy = supervision.agent_policy(fleet, classes, agent_class, own)
-    if not all(isinstance(policy[k], int) for k in ("grace", "hang_timeout")):
+    if not all(isinstance(policy[k], int) for k in ("grace", "hang_timeout", "restart_delay", "restart_delay_max")):
         return []
     runtime = agent.get("runtime", _as_dict(document.get("defaults")).get("runtime"))
     return [Violation(path + ".supervision." + field, "%s (the policy of agent %r, class %r)"

@@ -14,10 +14,18 @@ The defaults, against what operators compare us with (issue 14):
 
 * ``restart: on-failure``: a runtime that exits 0 was ended on purpose (``/exit``); a crash, a
   kill or a non-zero exit is restarted.
-* ``restart_delay: 10`` s: ntm and Gas Town wait 30 s before the first restart; 10 s brings an
-  agent back three times sooner, and the start limit below, not the delay, is what stops a storm.
-  (systemd 252, Debian 12, has no ``RestartSteps=``, so there is no growing backoff: the delay is
-  fixed and the crash-loop guard bounds the total.)
+* ``restart_delay: 10`` s, the first delay: ntm and Gas Town wait 30 s before the first restart;
+  10 s brings an agent back three times sooner after a one-off crash, and the start limit below,
+  not the delay, is what stops a storm.
+* Backoff: each restart after a run shorter than ``stable_after: 300`` s doubles the delay, up to
+  ``restart_delay_max: 600`` s (Gas Town's cap: 30 s doubling to 10 min); a run of ``stable_after``
+  or longer (agent-deck's window, 5 min) starts again at ``restart_delay``. A runtime that dies at
+  once waits 10, 20, 40, 80 s and is held back by the guard at its 5th start, after about 150 s
+  (Gas Town: 450 s); one that crashes every few minutes, which the guard lets through, is
+  restarted ever more slowly, at most every 10 min, instead of every 10 s. systemd 252 (Debian 12)
+  has no ``RestartSteps=``: systemd waits ``RestartSec=`` (``restart_delay``) and the start path
+  waits the rest (:func:`restart_backoff`; the record ``fleet/run/<name>.backoff``), only when
+  systemd restarted the unit (``NRestarts`` > 0): a deliberate start never waits and clears it.
 * ``crashloop_burst: 5`` starts in ``crashloop_interval: 900`` s: Gas Town's crash-loop
   definition (5 restarts in 15 min). A runtime that dies at once is started 5 times in about a
   minute and then held back (health ``crashloop``) until an operator runs ``systemctl --user
@@ -35,11 +43,11 @@ The defaults, against what operators compare us with (issue 14):
 from __future__ import annotations
 
 import json
-
+import math
 import posixpath
 
 from ansible_collections.mosaic.fleet.plugins.module_utils.contract import (
-    agent_unit, crashloop_file, exit_file, restarts_file)
+    agent_unit, backoff_file, crashloop_file, exit_file, restarts_file)
 
 RESTART_CHOICES = ("on-failure", "always", "never")
 # roster value -> systemd Restart=
@@ -47,6 +55,8 @@ SYSTEMD_RESTART = {"on-failure": "on-failure", "always": "always", "never": "no"
 DEFAULTS = {
     "restart": "on-failure",
     "restart_delay": 10,
+    "restart_delay_max": 600,
+    "stable_after": 300,
     "crashloop_burst": 5,
     "crashloop_interval": 900,
     "restart_spacing": 10,
@@ -55,11 +65,16 @@ DEFAULTS = {
     "hang_timeout": 600,
 }
 # Per agent or class; restart_spacing is fleet-wide only.
-AGENT_FIELDS = ("restart", "restart_delay", "crashloop_burst", "crashloop_interval", "grace",
-                "restart_on_hang", "hang_timeout")
+AGENT_FIELDS = ("restart", "restart_delay", "restart_delay_max", "stable_after", "crashloop_burst",
+                "crashloop_interval", "grace", "restart_on_hang", "hang_timeout")
 FLEET_FIELDS = AGENT_FIELDS + ("restart_spacing",)
 
 CRASHLOOP = "crashloop"   # the health state (ps.CRASHLOOP)
+# The unit's TimeoutStartSec= for a launch; a restart's start also waits out the backoff beyond
+# RestartSec= (at most restart_delay_max) and the restart spacing.
+LAUNCH_TIMEOUT = 300
+BACKOFF_FACTOR = 2
+_MAX_STEP = 32            # 10 s * 2**32 is far beyond any cap; keeps the number small
 DROPIN = "mosaic-supervision.conf"
 # What fleet_ps asks systemd about each agent unit, beyond ps.py's own properties.
 UNIT_PROPERTIES = ("Restart", "NRestarts", "StartLimitBurst", "StartLimitIntervalUSec")
@@ -94,10 +109,57 @@ def policy_problems(policy, runtime=None):
         found.append(("restart_on_hang", "is not available for runtime %s: its heartbeat does not reach the unit's "
                                          "watchdog while it is idle, so it would be restarted while answering "
                                          "(available for: %s)" % (runtime, ", ".join(WATCHDOG_RUNTIMES))))
+    if policy["restart_delay_max"] < policy["restart_delay"]:
+        found.append(("restart_delay_max", "is %ds, shorter than restart_delay (%ds): the backoff's cap is its "
+                                           "longest delay" % (policy["restart_delay_max"], policy["restart_delay"])))
     if policy.get("restart_on_hang") and policy["hang_timeout"] < policy["grace"]:
         found.append(("hang_timeout", "is %ds, shorter than grace (%ds): a new agent could be restarted as hung "
                                       "before its first beat is due" % (policy["hang_timeout"], policy["grace"])))
     return found
+
+
+# --------------------------------------------------------------------------------------------
+# the restart backoff (both modes: tools/fleet/restart-backoff runs it)
+
+
+def restart_backoff(policy, started, ended, now, previous_step=None):
+    """When to restart an agent whose run from ``started`` to ``ended`` (epochs; None when unknown)
+    just ended, as ``{"step", "delay", "wait"}``.
+
+    ``step`` is 0 for the first restart since a deliberate start (``previous_step`` None) and after
+    a run of ``stable_after`` seconds or longer; otherwise ``previous_step + 1`` (a run of unknown
+    length counts as short). ``delay`` is ``restart_delay * 2**step``, at most ``restart_delay_max``:
+    the time from the end to the restart. ``wait`` is what remains of it at ``now`` (0 or more),
+    so a supervisor that has already waited (systemd's ``RestartSec=``) waits only the rest."""
+    policy = agent_policy(policy, None, None, None)
+    ended = now if ended is None else ended
+    stable = started is not None and ended - started >= policy["stable_after"]
+    if previous_step is None or stable:
+        step = 0
+    else:
+        step = min(previous_step + 1, _MAX_STEP)
+    cap = max(policy["restart_delay_max"], policy["restart_delay"])
+    delay = min(policy["restart_delay"] * BACKOFF_FACTOR ** step, cap)
+    return {"step": step, "delay": delay, "wait": max(0, int(math.ceil(ended + delay - now)))}
+
+
+def backoff_record(result, now):
+    """The text of ``fleet/run/<name>.backoff`` for a :func:`restart_backoff` result."""
+    return json.dumps({"time": int(now), "step": result["step"], "delay": result["delay"]}, sort_keys=True) + "\n"
+
+
+def parse_backoff(text):
+    """The step recorded in ``fleet/run/<name>.backoff``, or None (no record, or unreadable)."""
+    try:
+        step = json.loads(text.splitlines()[0]).get("step")
+    except (ValueError, IndexError, AttributeError):
+        return None
+    return step if isinstance(step, int) and not isinstance(step, bool) and step >= 0 else None
+
+
+def backoff_path(mosaic_home, name):
+    """``<mosaic_home>/fleet/run/<name>.backoff``."""
+    return posixpath.join(mosaic_home, backoff_file(name))
 
 
 # --------------------------------------------------------------------------------------------
@@ -123,6 +185,7 @@ def render_dropin(name, policy):
         "[Service]",
         "Restart=%s" % SYSTEMD_RESTART[policy["restart"]],
         "RestartSec=%d" % policy["restart_delay"],
+        "TimeoutStartSec=%d" % (LAUNCH_TIMEOUT + policy["restart_delay_max"] + policy["restart_spacing"]),
         "WatchdogSec=%d" % watchdog,
         "Environment=MOSAIC_RESTART_SPACING=%d" % policy["restart_spacing"],
         "",

@@ -148,3 +148,53 @@ def test_the_heartbeat_feeds_the_unit_watchdog(fleet_env, tmp_path):
     assert "WATCHDOG=1" in got, got
     assert time.monotonic() - started < 5, "the heartbeat waited for the barrier's timeout"
     assert os.path.exists(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "a1.heartbeat"))
+
+
+@pytest.mark.parametrize("n_restarts", [2, 0])
+def test_under_the_unit_only_a_systemd_restart_waits_out_the_backoff(fleet_env, socket_name, tmp_path, n_restarts):
+    """start-agent-session.sh under the unit, finding the dead pane its runtime left: when systemd
+    restarted the unit (NRestarts > 0, here a stand-in systemctl) it waits the rest of the backoff
+    (the third short run in a row: 1 s doubled twice, 4 s after the end) before replacing the
+    pane; a deliberate start (NRestarts 0: the operator's, after reset-failed) waits nothing and
+    forgets the backoff."""
+    from ansible_collections.mosaic.fleet.plugins.module_utils import hostconfig, roster
+    doc = {"version": 1, "profile": "full", "tmux": {"socket_name": socket_name},
+           "supervision": {"restart_delay": 1, "restart_delay_max": 8, "restart_spacing": 0},
+           "agents": [{"name": "orchestrator", "class": "orchestrator", "runtime": "stub"},
+                      {"name": "enhancer", "class": "enhancer", "runtime": "stub"},
+                      {"name": "a1", "runtime": "stub"}]}
+    normalized, violations = roster.validate(doc, default_host="h")
+    assert not violations, violations
+    run_dir = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run")
+    tmux(fleet_env, socket_name, "new-session", "-d", "-s", "mosaic-holder", "sleep", "infinity")
+    pid = start(fleet_env, socket_name, "a1", command="sleep 0.3; exit 3")
+    wait_for(lambda: gone(pid), timeout=15, what="the runtime to end")
+    wait_for(lambda: pane(fleet_env, socket_name, "a1", "#{pane_dead}") == "1", timeout=15, what="the dead pane")
+    # Started without a unit, its pane-died hook ran agent-died, which (no roster yet) left it dead.
+    log = os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "log", "supervision.log")
+    wait_for(lambda: b"not restarted" in (read_file(log) or b""), timeout=15, what="agent-died")
+    with open(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "roster.yaml"), "w") as handle:
+        handle.write(hostconfig.render_roster(normalized, "h"))
+    with open(os.path.join(run_dir, "a1.backoff"), "w") as handle:
+        handle.write('{"step": 1, "delay": 2, "time": 0}\n')
+    bindir = tmp_path / "bin"
+    bindir.mkdir()
+    (bindir / "systemctl").write_text("#!/bin/sh\necho %d\n" % n_restarts)
+    (bindir / "systemctl").chmod(0o755)
+    write_agent_env(fleet_env, "a1", socket=socket_name, command="sleep 300")
+    with open(os.path.join(run_dir, "a1.exit"), "w") as handle:
+        handle.write('{"time": %d, "status": 3, "signal": null}\n' % int(time.time()))
+    unit_env = dict(fleet_env, MOSAIC_AGENT_UNIT="mosaic-agent@a1.service",
+                    PATH="%s:%s" % (bindir, fleet_env["PATH"]))
+    before = time.monotonic()
+    result = run_tool(fleet_env, "start-agent-session.sh", "a1", run_env=unit_env)
+    took = time.monotonic() - before
+    assert "replacing it" in result.stdout, (result.stdout, result.stderr)
+    assert pane(fleet_env, socket_name, "a1", "#{pane_dead}") == "0"
+    if n_restarts:
+        assert "restart backoff (step 2): 4s after the end; waiting" in result.stdout, result.stdout
+        assert took >= 2.5, took
+        assert json.loads(read_file(os.path.join(run_dir, "a1.backoff")))["step"] == 2
+    else:
+        assert "backoff" not in result.stdout and took < 2.5, (result.stdout, took)
+        assert not os.path.exists(os.path.join(run_dir, "a1.backoff"))

@@ -3,6 +3,7 @@ restarts the agent by the roster's supervision policy (restart, delay, crash-loo
 tmux. fleet_ps (ps_probe, tmux supervisor) reads the restart count, the last exit and crashloop."""
 
 import json
+import re
 import os
 import signal
 
@@ -113,3 +114,35 @@ def test_clean_exit_deliberate_stop_and_never_are_not_restarted_but_always_is(fl
         assert not os.path.exists(run_file(fleet_env, name, ".restarts"))
     assert "stopped" not in sessions(fleet_env, socket_name)
     assert "mosaic-holder" in sessions(fleet_env, socket_name)
+
+
+def decisions(env, name):
+    """(wait, step, delay) of each restart decision agent-died logged for ``name``."""
+    path = os.path.join(env["MOSAIC_HOME"], "fleet", "log", "supervision.log")
+    found = re.findall(r"%s: the runtime [^;]*; restarting in (\d+)s \(backoff step (\d+), (\d+)s after the end\)"
+                       % re.escape(name), text(path) if os.path.exists(path) else "")
+    return [tuple(int(v) for v in f) for f in found]
+
+
+def test_restart_backoff_grows_to_its_cap_and_resets_after_a_stable_run(fleet_env, socket_name, tmp_path):
+    """restart_delay 1 s doubling to restart_delay_max 4 s while runs are shorter than stable_after
+    (3 s); a run of 3 s or more starts again at 1 s; a deliberate start forgets the backoff."""
+    render_roster(fleet_env, socket_name, [{"name": "w0", "runtime": "stub"}], restart_delay_max=4, stable_after=3,
+                  crashloop_burst=100)
+    long_run = tmp_path / "long"
+    start(fleet_env, socket_name, "w0",
+          command="if [ -e %s ]; then rm -f %s; sleep 4; fi; sleep 0.3; exit 3" % (long_run, long_run))
+    wait_for(lambda: len(decisions(fleet_env, "w0")) >= 4, timeout=TIMEOUT, what="four restart decisions")
+    long_run.write_text("")
+    wait_for(lambda: len(decisions(fleet_env, "w0")) >= 5, timeout=TIMEOUT, what="the decision after a long run")
+    made = decisions(fleet_env, "w0")
+    assert [(step, delay) for _wait, step, delay in made[:5]] == [(0, 1), (1, 2), (2, 4), (3, 4), (0, 1)], made
+    assert all(wait <= delay for wait, _step, delay in made)
+    # The time between two restarts grew with the delays (restarts are stamped when they happen).
+    stamps = [int(t) for t in text(run_file(fleet_env, "w0", ".restarts")).split()]
+    assert stamps[3] - stamps[2] >= 4 and stamps[2] - stamps[1] >= 2, stamps
+    assert json.loads(text(run_file(fleet_env, "w0", ".backoff")))["step"] == 0
+    # A deliberate stop and start: the backoff starts afresh (its record is gone).
+    assert run_tool(fleet_env, "stop-agent-session.sh", "w0").returncode == 0
+    start(fleet_env, socket_name, "w0", command="sleep 300")
+    assert not os.path.exists(run_file(fleet_env, "w0", ".backoff"))

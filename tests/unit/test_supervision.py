@@ -1,6 +1,7 @@
 """Supervision (issue 14): the roster's restart policy, the per-agent unit drop-in that states it
 for systemd, and what fleet_ps reads back (module_utils/supervision.py)."""
 
+import json
 import os
 
 from ansible_collections.mosaic.fleet.plugins.module_utils import roster, supervision
@@ -75,7 +76,7 @@ def test_the_drop_in_states_the_policy():
     assert values == {
         ("[Unit]", "StartLimitIntervalSec"): "300", ("[Unit]", "StartLimitBurst"): "3",
         ("[Service]", "Restart"): "no", ("[Service]", "RestartSec"): "7", ("[Service]", "WatchdogSec"): "240",
-        ("[Service]", "Environment"): "MOSAIC_RESTART_SPACING=0",
+        ("[Service]", "Environment"): "MOSAIC_RESTART_SPACING=0", ("[Service]", "TimeoutStartSec"): "900",
     }
     assert unit_values(supervision.render_dropin("w0", {}))[("[Service]", "WatchdogSec")] == "0"
     assert supervision.dropin_path("w0") == "mosaic-agent@w0.service.d/mosaic-supervision.conf"
@@ -201,3 +202,57 @@ def test_the_watchdog_runtimes_beat_through_the_heartbeat_tool_while_idle():
         heartbeat = json.dumps(table[runtime]["heartbeat"])
         assert "statusLine" in heartbeat and "heartbeat" in heartbeat, runtime
     assert "systemd-notify WATCHDOG=1" in open(os.path.join(REPO, "framework", "tools", "fleet", "heartbeat")).read()
+
+
+def test_restart_backoff_doubles_after_short_runs_to_its_cap_and_resets_after_a_stable_run():
+    policy = dict(supervision.DEFAULTS)          # 10 s doubling to 600 s; stable after 300 s
+    backoff = supervision.restart_backoff
+    # The first restart since a deliberate start: restart_delay, whatever the run's length.
+    assert backoff(policy, 100, 101, 101, None) == {"step": 0, "delay": 10, "wait": 10}
+    steps, delays, previous = [], [], None
+    for _run in range(9):                           # runs of 1 s in a row
+        got = backoff(policy, 100, 101, 101, previous)
+        previous = got["step"]
+        steps.append(got["step"])
+        delays.append(got["delay"])
+    assert steps == list(range(9))
+    assert delays == [10, 20, 40, 80, 160, 320, 600, 600, 600]
+    # A run of stable_after seconds or more starts again at restart_delay; one just shorter does not.
+    assert backoff(policy, 0, 300, 300, 5)["step"] == 0
+    assert backoff(policy, 0, 299, 299, 5) == {"step": 6, "delay": 600, "wait": 600}
+    # An unknown run length counts as short; an unknown end is now.
+    assert backoff(policy, None, 50, 50, 1)["step"] == 2
+    assert backoff(policy, 990, None, 1000, 1)["wait"] == 40
+    # wait: what remains at now of the delay counted from the end (systemd already waited
+    # RestartSec=), rounded up, never negative.
+    assert backoff(policy, 100, 101, 111, 1)["wait"] == 30
+    assert backoff(policy, 100, 101, 111.5, 0)["wait"] == 10
+    assert backoff(policy, 100, 101, 500, 3)["wait"] == 0
+    # restart_delay_max == restart_delay: no backoff; the step stays bounded.
+    flat = dict(policy, restart_delay=5, restart_delay_max=5)
+    assert backoff(flat, 0, 1, 1, 7)["delay"] == 5
+    assert backoff(policy, 0, 1, 1, 10 ** 6)["step"] == 32
+
+
+def test_backoff_record_round_trip():
+    result = supervision.restart_backoff(supervision.DEFAULTS, 0, 1, 1, 2)
+    text = supervision.backoff_record(result, 12.5)
+    assert json.loads(text) == {"time": 12, "step": 3, "delay": 80}
+    assert supervision.parse_backoff(text) == 3
+    for bad in ("", "x", "[]", '{"step": -1}', '{"step": true}', '{"step": "2"}'):
+        assert supervision.parse_backoff(bad) is None, bad
+    assert supervision.backoff_path("/m", "w0") == "/m/fleet/run/w0.backoff"
+
+
+def test_backoff_cap_not_below_the_first_delay_and_the_start_timeout_covers_it():
+    doc = document(supervision={"restart_delay": 30, "classes": {"worker": {"restart_delay_max": 20}}},
+                   agents=[{"name": "w0", "class": "worker", "runtime": "stub"}])
+    violations = validate(doc)[1]
+    assert [v.path for v in violations] == ["agents[2].supervision.restart_delay_max"]
+    assert "shorter than restart_delay (30s)" in violations[0].message
+    unit = unit_values(supervision.render_dropin("w0", dict(supervision.DEFAULTS, restart_delay_max=900,
+                                                            restart_spacing=20)))
+    # A restart's start waits up to the cap beyond RestartSec=, then the spacing, then launches.
+    assert unit[("[Service]", "TimeoutStartSec")] == str(supervision.LAUNCH_TIMEOUT + 900 + 20)
+    assert unit_values(AGENT_UNIT)[("[Service]", "TimeoutStartSec")] == str(
+        supervision.LAUNCH_TIMEOUT + supervision.DEFAULTS["restart_delay_max"] + supervision.DEFAULTS["restart_spacing"])

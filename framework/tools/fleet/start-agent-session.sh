@@ -16,12 +16,14 @@
 # agent found already running, so a re-run gives older sessions their transcript.
 # Without a unit (tmux mode) the session's pane-died hook runs tools/fleet/agent-died, which
 # restarts the agent by the same policy (the roster's supervision); a start that is not such a
-# restart (MOSAIC_RESTARTING unset) clears the crash-loop guard's record of it.
+# restart (MOSAIC_RESTARTING unset) clears the crash-loop guard's and the backoff's records.
 # Under its systemd unit (MOSAIC_AGENT_UNIT set by mosaic-agent@.service) the pane's process is
 # moved into the unit's cgroup and its pid written to fleet/run/NAME.pid, the unit's PIDFile=, so
 # the unit follows the runtime's life (supervision.sh); an agent found running is adopted the
 # same way. A runtime that ends before it is adopted is recorded (fleet/run/NAME.exit) and
-# exits 6. The unit's NOTIFY_SOCKET reaches the pane as MOSAIC_NOTIFY_SOCKET (the heartbeat
+# exits 6. A start that systemd made as a restart (NRestarts > 0) finding the dead pane waits out
+# the rest of the restart backoff (tools/fleet/restart-backoff) first; any other start under the
+# unit is deliberate and resets the backoff (fleet/run/NAME.backoff). The unit's NOTIFY_SOCKET reaches the pane as MOSAIC_NOTIFY_SOCKET (the heartbeat
 # sends WATCHDOG=1 there: hang restarts, WatchdogSec=).
 #
 # Exit codes:
@@ -98,6 +100,7 @@ if [ -z "${MOSAIC_AGENT_UNIT:-}" ]; then
   if [ -z "${MOSAIC_RESTARTING:-}" ]; then
     rm -f -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_CRASHLOOP_SUFFIX}" \
       "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${name}${MOSAIC_C_RESTARTS_SUFFIX}"
+    mosaic_forget_backoff "$name"
   fi
 fi
 
@@ -137,12 +140,25 @@ if mosaic_tmux has-session -t "$target" 2>/dev/null; then
     exit 0
   fi
   echo "${name}: session exists with a dead pane; replacing it"
-  mosaic_tmux kill-session -t "$target" 2>/dev/null || true
   # Under the unit a dead pane is what the runtime's own end left (a deliberate stop kills the
-  # session): this start is a restart, spaced from other restarts of the same runtime here.
-  if [ -n "${MOSAIC_AGENT_UNIT:-}" ]; then
+  # session). When systemd restarted the unit, this start first waits out the rest of the
+  # restart backoff (systemd waited RestartSec=, the first delay), the dead pane still there to
+  # look at, and is spaced from other restarts of the same runtime here. A deliberate start (the
+  # operator's, the playbook's after reset-failed) waits for neither and resets the backoff.
+  if mosaic_unit_restarted; then
+    read -r wait delay step < <(mosaic_restart_backoff "$name")
+    if [ "$wait" -gt 0 ]; then
+      echo "${name}: restart backoff (step ${step}): ${delay}s after the end; waiting ${wait}s more"
+      sleep "$wait"
+    fi
+    mosaic_tmux kill-session -t "$target" 2>/dev/null || true
     mosaic_restart_spacing "${MOSAIC_AGENT_RUNTIME:-}" "${MOSAIC_RESTART_SPACING:-0}"
+  else
+    [ -z "${MOSAIC_AGENT_UNIT:-}" ] || mosaic_forget_backoff "$name"
+    mosaic_tmux kill-session -t "$target" 2>/dev/null || true
   fi
+elif [ -n "${MOSAIC_AGENT_UNIT:-}" ]; then
+  mosaic_forget_backoff "$name"
 fi
 
 # Working directory: '~' and '~/x' are the fleet user's home; a relative path is under it.

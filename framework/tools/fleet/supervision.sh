@@ -130,3 +130,31 @@ mosaic_restart_spacing() {
   date +%s >"$dir/restart.${runtime}.last" || true
   exec {fd}>&-
 }
+
+# mosaic_restart_backoff NAME: the restart backoff of agent NAME, whose session (with the dead
+# pane) is still there: prints "WAIT DELAY STEP" from tools/fleet/restart-backoff (the roster's
+# policy; supervision.restart_backoff), given the session's creation as the run's start, and
+# records the step. "0 0 0" when it cannot tell.
+mosaic_restart_backoff() {
+  local started out
+  started=$(mosaic_tmux display-message -p -t "=${1}:" '#{session_created}' 2>/dev/null || true)
+  [[ $started =~ ^[0-9]+$ ]] || started=0
+  out=$(python3 -I -S "$MOSAIC_HOME/$MOSAIC_C_TOOLS_DIR/restart-backoff" "$1" "$started" 2>/dev/null || true)
+  [[ $out =~ ^[0-9]+\ [0-9]+\ [0-9]+$ ]] || out="0 0 0"
+  printf '%s\n' "$out"
+}
+
+# mosaic_forget_backoff NAME: a deliberate start: the next restart starts from restart_delay.
+mosaic_forget_backoff() {
+  rm -f -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR/${1}${MOSAIC_C_BACKOFF_SUFFIX}"
+}
+
+# mosaic_unit_restarted: whether systemd restarted the agent's unit (MOSAIC_AGENT_UNIT) for this
+# start: its NRestarts is above 0 (systemd flushes it to 0 on a start that is not its own
+# restart, and reset-failed clears it). Not under a unit, or systemctl unanswered: no.
+mosaic_unit_restarted() {
+  local n
+  [ -n "${MOSAIC_AGENT_UNIT:-}" ] || return 1
+  n=$(systemctl --user show -p NRestarts --value -- "$MOSAIC_AGENT_UNIT" 2>/dev/null || true)
+  [[ $n =~ ^[0-9]+$ ]] && [ "$n" -gt 0 ]
+}

@@ -136,13 +136,13 @@ def _crash_loop(host, user, inventory_host):
     env = "%s/fleet/agents/worker0.env" % user.mosaic_home
     assert user.sh("sed -i 's/^MOSAIC_AGENT_COMMAND=.*/MOSAIC_AGENT_COMMAND=\"exit 3\"/' %s" % shlex.quote(env)).rc == 0
     assert user.sh("kill -KILL %s" % show(user, "worker0")["worker0"]["MainPID"]).rc == 0
-    # 5 starts in 15 min, 10 s apart at least.
+    # 5 starts in 15 min, after the backoff's 10, 20, 40, 80 s (restart_delay doubling).
     last = {}
 
     def held():
         last.update(records(host, user, inventory_host))
         return last["worker0"]["health"] == "crashloop"
-    assert wait_until(held, timeout=240, interval=5), "%s\n%s" % (
+    assert wait_until(held, timeout=360, interval=5), "%s\n%s" % (
         json.dumps(last.get("worker0"), default=str)[:1500], user.unit_diagnostics(unit("worker0")))
     return last["worker0"]
 
