@@ -21,8 +21,13 @@ def test_every_agent_gets_its_command_line(run):  # noqa: F811
     assert sorted(commands) == sorted(a["name"] for a in result["roster"]["agents"])
     assert commands["orchestrator"]["argv"][:4] == ["claude", "--dangerously-skip-permissions", "--model", "opus"]
     assert commands["orchestrator"]["argv"][-2:] == ["--append-system-prompt", "<prompt>"]
+    # The 200k cap, then what keeps an unattended Claude from phoning home (update checks, traffic).
     assert commands["orchestrator"]["env"] == ["CLAUDE_CODE_DISABLE_1M_CONTEXT=1",
-                                               "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000"]
+                                               "CLAUDE_CODE_AUTO_COMPACT_WINDOW=200000",
+                                               "DISABLE_AUTOUPDATER=1",
+                                               "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC=1",
+                                               "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL=1",
+                                               "DISABLE_INSTALLATION_CHECKS=1"]
     assert commands["coder0"]["argv"] == ["pi", "-e", "<MOSAIC_HOME>/tools/fleet/pi-heartbeat.ts", "--provider",
                                           "openai-codex", "--model", "gpt-5.5", "--thinking", "high",
                                           "--append-system-prompt", "<prompt>"]
