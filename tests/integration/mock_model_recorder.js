@@ -1,7 +1,8 @@
 // A recording pass-through in front of the mock model server (llmock), for mock_model.py.
 //
-// Usage: node mock_model_recorder.js UPSTREAM_PORT LOG_FILE
-// Listens on 127.0.0.1 at a free port, prints that port on stdout, then forwards every request
+// Usage: node mock_model_recorder.js UPSTREAM_PORT LOG_FILE [LISTEN_PORT]
+// Listens on 127.0.0.1 at LISTEN_PORT (default: a free port; the molecule scenario real_runtime
+// runs it as a unit at a fixed one), prints that port on stdout, then forwards every request
 // to 127.0.0.1:UPSTREAM_PORT unchanged and streams the answer back unchanged (SSE included).
 // Before forwarding, it appends one JSON line to LOG_FILE: {"method", "path", "body"} with the
 // WHOLE request body as text (gzip, deflate and br bodies decoded). llmock's own journal cuts
@@ -14,6 +15,7 @@ const zlib = require("zlib");
 
 const upstreamPort = Number(process.argv[2]);
 const logFile = process.argv[3];
+const listenPort = Number(process.argv[4] || 0);
 
 function decode(raw, encoding) {
   try {
@@ -60,6 +62,6 @@ const server = http.createServer((req, res) => {
   });
 });
 server.keepAliveTimeout = 60000;
-server.listen(0, "127.0.0.1", () => {
+server.listen(listenPort, "127.0.0.1", () => {
   process.stdout.write(server.address().port + "\n");
 });
