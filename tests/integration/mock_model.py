@@ -240,6 +240,16 @@ def credentials_for(runtime, url):
     return {"OPENAI_BASE_URL": url + "/v1", "OPENAI_API_KEY": API_KEY}
 
 
+def write_credentials(mosaic_home, runtime, url):
+    """credentials/fleet.env (0600) with ``credentials_for(runtime, url)``, as a host keeps them."""
+    path = os.path.join(mosaic_home, "credentials", "fleet.env")
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    with open(path, "w", encoding="utf-8") as handle:
+        handle.write("".join("%s=%s\n" % item for item in credentials_for(runtime, url).items()))
+    os.chmod(path, 0o600)
+    return path
+
+
 def prepare_home(home, runtime, workdir, url, bin_dir, model=MODEL, agents=None):
     """Write the first-run state for ``runtime`` into ``home`` exactly as fleet_host_config does
     (firstrun.plan + firstrun.merge over what is there), and return the env to start it with:

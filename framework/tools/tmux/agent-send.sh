@@ -26,8 +26,9 @@
 #                 An Enter the program swallowed (the message still in its input box after
 #                 max(1 s, 3 x the Enter delay)) is pressed once more.
 #   --no-verify   paste and press Enter only; the outcome is then "unconfirmed".
-#   --timeout s   seconds to wait for the pane's send lock, and then again for the evidence of
-#                 delivery (with -H: ssh connect at most 10 s, plus the remote's timeouts); default 10.
+#   --timeout s   seconds to wait for the pane's send lock, then again for a blank pane to draw
+#                 (see below), and then again for the evidence of delivery (with -H: ssh connect
+#                 at most 10 s, plus the remote's timeouts); default 10.
 #   --json        print one JSON object: outcome, preamble, bytes, elapsed_ms, target, host,
 #                 socket, evidence, reason.
 #   --dry-run     send nothing: resolve the send and print it as one JSON object (always JSON),
@@ -44,7 +45,10 @@
 # from a uniquely named tmux buffer with bracketed paste (line feeds kept), then Enter as a
 # separate key MOSAIC_SEND_ENTER_DELAY seconds after the paste (default 0.3: TUIs that detect
 # pastes swallow an Enter that arrives with the paste), pressed by the tmux server on a timer
-# set with the paste (so it comes even if this sender dies). Sends to one pane are serialized
+# set with the paste (so it comes even if this sender dies). Nothing is pasted into a pane whose
+# screen is still blank: its program (a runtime still starting) has not drawn its input yet and
+# would drop or merely echo the paste; the send waits for the screen to show something and hold
+# still for 0.5 s (within --timeout, else not_delivered). Sends to one pane are serialized
 # by a lock under $MOSAIC_HOME/fleet/run/locks. Every send appends an audit line (time, outcome,
 # source, destination, bytes, sha256 of the delivered text, elapsed) to
 # $MOSAIC_HOME/fleet/log/send.log.
@@ -61,7 +65,8 @@
 #   2  usage          bad arguments; nothing was sent
 #   3  unconfirmed    sent, but the evidence is incomplete (or --no-verify; or the pane's terminal
 #                     echoes input itself, so no program is proven to have read it)
-#   4  not_delivered  nothing was submitted: dead pane, paste failed, lock timeout, ssh failure
+#   4  not_delivered  nothing was submitted: dead pane, paste failed, lock timeout, a pane still
+#                     blank at the timeout, ssh failure
 #   5  no_session     no such session (or no tmux server) on the destination
 #
 # Environment: MOSAIC_HOME (default ~/.config/mosaic), MOSAIC_TMUX_SOCKET, MOSAIC_AGENT_NAME,
@@ -331,8 +336,41 @@ state=(display-message -p -t "$target" '#{pane_id} #{pane_dead} #{pane_tty}' \;
 # The text goes to tmux through a file only the fleet user can read (umask 077 above; written by
 # a builtin, no process): never on a command line, which other users could read in /proc.
 text_file=$lock_dir/send.${socket:-default}.$session.text
+# A pane whose screen is still blank has no program reading it yet: a runtime that is still
+# starting (opencode loads its plugins, and beats, seconds before its TUI draws; more on a busy
+# host or a first run) or whose terminal is not yet in raw mode drops or merely echoes a paste.
+# Nothing is pasted before the screen shows something; a screen that had to be waited for must
+# then hold still for DRAWN_SETTLE_US (a TUI draws its first frames in pieces). A drawn screen
+# costs one look and no wait.
+DRAWN_SETTLE_US=500000
+pane_drawn() {
+  local screen="" last="" since=0 t waited=0
+  while :; do
+    # a missing session or a dead pane: the paste call reports it
+    mosaic_tmux display-message -p -t "$target" '#{pane_dead}' \; capture-pane -p -t "$target" \
+      >"$out_file" 2>/dev/null || return 0
+    IFS= read -r -d '' screen <"$out_file"
+    [[ $screen == 0$'\n'* ]] || return 0
+    screen=${screen#0}
+    now_us t
+    if [[ $screen == *[![:space:]]* ]]; then
+      ((waited)) || return 0
+      if [[ $screen != "$last" ]]; then last=$screen since=$t; fi
+      ((t - since >= DRAWN_SETTLE_US || t >= gate_deadline)) && return 0
+    elif ((t >= gate_deadline)); then
+      return 1
+    fi
+    waited=1
+    nap "$POLL_US"
+  done
+}
 wait "$lock_pid" || finish not_delivered "other sends to $session held its lock for ${timeout}s"
 # Waiting for the lock does not eat into the time the delivery itself may take.
+now_us t
+deadline=$((t + timeout_us))
+# Like the lock, waiting for the screen does not eat into the time the delivery may take.
+gate_deadline=$deadline
+pane_drawn || finish not_delivered "$session shows nothing yet (its program has not drawn its screen within ${timeout}s); nothing was sent"
 now_us t
 deadline=$((t + timeout_us))
 printf '%s' "$text" >"$text_file" || finish not_delivered "cannot write $text_file"
