@@ -17,7 +17,9 @@ description:
     directly to talk to each other.
   - "The agent receives C([<src_host>:<src_session> -> <dst_host>:<dst_session>] <message>):
     pasted literally from a uniquely named tmux buffer with bracketed paste (line feeds kept),
-    then Enter as a separate key after a short delay. Sends to one pane are serialized."
+    then Enter as a separate key after a short delay. Sends to one pane are serialized. Nothing
+    is pasted into a pane whose screen is still blank (a runtime still starting, which would drop
+    the paste): the send waits for the screen to show something, within O(timeout)."
   - "With O(verify) the outcome rests on evidence of this message: after the paste its tail (or
     the TUI's paste placeholder) stands at the input cursor, and after Enter it has left the
     input line while the transcript above took it in. Outcomes: C(delivered); C(unconfirmed)
@@ -60,7 +62,8 @@ options:
     default: true
   timeout:
     description:
-      - Seconds to wait for the pane's send lock, and again for the evidence of delivery.
+      - Seconds to wait for the pane's send lock, again for a blank pane to draw its screen, and
+        again for the evidence of delivery.
     type: float
     default: 10
   source:
