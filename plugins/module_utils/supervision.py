@@ -8,7 +8,8 @@ How an agent's unit follows its runtime (the runtime is the unit's main process;
 is a unit failure, a deliberate stop never restarts) is framework/tools/fleet/supervision.sh's.
 systemd itself restarts (``Restart=``, ``RestartSec=``) and guards against crash loops
 (``StartLimitIntervalSec=``/``StartLimitBurst=``); with ``restart_on_hang`` its watchdog
-(``WatchdogSec=``, fed ``WATCHDOG=1`` by the heartbeat) restarts an agent whose beats stop.
+(``WatchdogSec=``, fed ``WATCHDOG=1`` by the heartbeat; the pane learns it as
+``MOSAIC_WATCHDOG_SEC``) restarts an agent whose beats stop.
 
 The defaults, against what operators compare us with (issue 14):
 
@@ -96,10 +97,13 @@ def agent_policy(fleet, classes, agent_class, own):
 
 
 # The runtimes whose heartbeat also feeds the unit's watchdog while the agent is idle: the stub
-# (WATCHDOG=1 with every beat) and claude (its status line runs tools/fleet/heartbeat every 5 s,
-# which sends WATCHDOG=1). pi and opencode beat from inside node (no notify socket there) and codex
-# only at turn ends, so a hang restart would kill them while idle: refused.
-WATCHDOG_RUNTIMES = ("claude", "stub")
+# (WATCHDOG=1 with every beat), claude (its status line runs tools/fleet/heartbeat every 5 s,
+# which sends WATCHDOG=1), pi and opencode (their heartbeat plugins run tools/fleet/heartbeat from
+# a timer in node's event loop when the unit has a watchdog, MOSAIC_WATCHDOG_SEC: every beat
+# interval, 5 s, and at least 3 times per hang_timeout, whose minimum is 30 s; a blocked event
+# loop stops it, an idle one does not). codex beats only at turn ends, so a hang restart would
+# kill it while idle and answering: refused.
+WATCHDOG_RUNTIMES = ("claude", "opencode", "pi", "stub")
 
 
 def policy_problems(policy, runtime=None):
@@ -187,7 +191,7 @@ def render_dropin(name, policy):
         "RestartSec=%d" % policy["restart_delay"],
         "TimeoutStartSec=%d" % (LAUNCH_TIMEOUT + policy["restart_delay_max"] + policy["restart_spacing"]),
         "WatchdogSec=%d" % watchdog,
-        "Environment=MOSAIC_RESTART_SPACING=%d" % policy["restart_spacing"],
+        "Environment=MOSAIC_RESTART_SPACING=%d MOSAIC_WATCHDOG_SEC=%d" % (policy["restart_spacing"], watchdog),
         "",
     ])
 

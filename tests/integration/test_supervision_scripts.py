@@ -198,3 +198,100 @@ def test_under_the_unit_only_a_systemd_restart_waits_out_the_backoff(fleet_env, 
     else:
         assert "backoff" not in result.stdout and took < 2.5, (result.stdout, took)
         assert not os.path.exists(os.path.join(run_dir, "a1.backoff"))
+
+
+PLUGIN_DRIVER = r"""
+const [kind, plugin, jitiPath] = process.argv.slice(2);
+if (kind === "pi") {
+  const { createJiti } = await import(jitiPath);
+  const mod = await createJiti(import.meta.url).import(plugin);
+  (mod.default || mod)({ on() {} });
+} else {
+  const mod = await import(plugin);
+  await mod.MosaicHeartbeat();
+}
+// The event loop runs 4 s, is blocked 5 s (a hung runtime), then runs 1.5 s more.
+setTimeout(() => {
+  console.log("block " + Date.now() / 1000);
+  const until = Date.now() + 5000;
+  while (Date.now() < until) { /* busy */ }
+  console.log("unblock " + Date.now() / 1000);
+}, 4000);
+setTimeout(() => process.exit(0), 10500);
+"""
+
+
+class NotifyManager:
+    """A stand-in for the user manager's notify socket: records (time, message) of what arrives and
+    closes the fds systemd-notify passes (its barrier)."""
+
+    def __init__(self, path):
+        self.server = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.server.bind(path)
+        self.server.settimeout(0.5)
+        self.got, self.done = [], False
+        self.thread = threading.Thread(target=self.run)
+        self.thread.start()
+
+    def run(self):
+        while not self.done:
+            try:
+                data, ancdata, _flags, _addr = self.server.recvmsg(4096, socket.CMSG_SPACE(16 * 4))
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            self.got.append((time.time(), data.decode()))
+            for level, kind, payload in ancdata:
+                if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+                    fds = array.array("i")
+                    fds.frombytes(payload[:len(payload) - len(payload) % fds.itemsize])
+                    for fd in fds:
+                        os.close(fd)
+
+    def close(self):
+        self.done = True
+        self.thread.join(5)
+        self.server.close()
+
+    def watchdog_times(self):
+        return [at for at, text in self.got if "WATCHDOG=1" in text]
+
+
+@pytest.mark.parametrize("kind, watchdog", [("opencode", "3"), ("pi", "3"), ("opencode", "")])
+def test_the_pi_and_opencode_plugins_feed_the_watchdog_from_their_event_loop(
+        fleet_env, tmp_path, request, kind, watchdog):
+    """Under a unit with a watchdog (MOSAIC_NOTIFY_SOCKET + MOSAIC_WATCHDOG_SEC) the heartbeat
+    plugin's timer runs tools/fleet/heartbeat, which sends WATCHDOG=1: while node's event loop runs
+    (idle) it keeps feeding it, while the loop is blocked (hung) it stops; without a watchdog it
+    sends nothing. pi's plugin is TypeScript: loaded with jiti, as pi does (the pinned runtimes)."""
+    if not shutil.which("systemd-notify"):
+        pytest.skip("no systemd-notify here")
+    plugin = os.path.join(fleet_env["MOSAIC_HOME"], "tools", "fleet",
+                          "pi-heartbeat.ts" if kind == "pi" else "opencode-heartbeat.js")
+    jiti = ""
+    if kind == "pi":
+        jiti = os.path.join(os.path.dirname(request.getfixturevalue("runtime_bin")), "jiti", "lib", "jiti.mjs")
+    driver = tmp_path / "driver.mjs"
+    driver.write_text(PLUGIN_DRIVER)
+    manager = NotifyManager(str(tmp_path / "notify"))
+    env = dict(fleet_env, MOSAIC_NOTIFY_SOCKET=str(tmp_path / "notify"), MOSAIC_WATCHDOG_SEC=watchdog,
+               MOSAIC_AGENT_NAME="a1", MOSAIC_HEARTBEAT_INTERVAL="1")
+    try:
+        result = subprocess.run(["node", str(driver), kind, plugin, jiti], env=env, capture_output=True, text=True,
+                                timeout=60, check=False)
+        time.sleep(1)
+    finally:
+        manager.close()
+    assert result.returncode == 0, result.stderr
+    marks = dict(line.split() for line in result.stdout.split("\n") if line.startswith(("block", "unblock")))
+    blocked, unblocked = float(marks["block"]), float(marks["unblock"])
+    fed = manager.watchdog_times()
+    assert os.path.exists(os.path.join(fleet_env["MOSAIC_HOME"], "fleet", "run", "a1.heartbeat"))
+    if not watchdog:
+        assert fed == [], manager.got
+        return
+    assert len([t for t in fed if t < blocked]) >= 2, (fed, blocked)
+    # A feed started just before the block may land in its first moments; none after that.
+    assert [t for t in fed if blocked + 1.5 < t < unblocked] == [], (fed, blocked, unblocked)
+    assert [t for t in fed if t >= unblocked], (fed, unblocked)

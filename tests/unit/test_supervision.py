@@ -76,7 +76,8 @@ def test_the_drop_in_states_the_policy():
     assert values == {
         ("[Unit]", "StartLimitIntervalSec"): "300", ("[Unit]", "StartLimitBurst"): "3",
         ("[Service]", "Restart"): "no", ("[Service]", "RestartSec"): "7", ("[Service]", "WatchdogSec"): "240",
-        ("[Service]", "Environment"): "MOSAIC_RESTART_SPACING=0", ("[Service]", "TimeoutStartSec"): "900",
+        ("[Service]", "Environment"): "MOSAIC_RESTART_SPACING=0 MOSAIC_WATCHDOG_SEC=240",
+        ("[Service]", "TimeoutStartSec"): "900",
     }
     assert unit_values(supervision.render_dropin("w0", {}))[("[Service]", "WatchdogSec")] == "0"
     assert supervision.dropin_path("w0") == "mosaic-agent@w0.service.d/mosaic-supervision.conf"
@@ -175,18 +176,18 @@ def test_tmux_mode_state_and_crashloop(tmp_path):
 
 
 def test_hang_restarts_only_for_runtimes_whose_beat_reaches_the_watchdog():
-    """pi/opencode beat from inside node and codex only at turn ends: a hang restart would kill
-    them while idle and answering, so the roster refuses it for them."""
+    """codex beats only at turn ends: a hang restart would kill it while idle and answering, so the
+    roster refuses it; pi and opencode feed the watchdog from their plugins' timers."""
     doc = document(supervision={"classes": {"worker": {"restart_on_hang": True}}},
                    agents=[{"name": "w0", "class": "worker", "runtime": "claude"},
                            {"name": "w1", "class": "worker", "runtime": "codex"},
-                           {"name": "w2", "class": "worker", "runtime": "pi"}])
+                           {"name": "w2", "class": "worker", "runtime": "pi"},
+                           {"name": "w3", "class": "worker", "runtime": "opencode"}])
     normalized, violations = validate(doc)
     assert normalized is None
-    assert [v.path for v in violations] == ["agents[3].supervision.restart_on_hang",
-                                            "agents[4].supervision.restart_on_hang"]
+    assert [v.path for v in violations] == ["agents[3].supervision.restart_on_hang"]
     assert "not available for runtime codex" in violations[0].message
-    doc["agents"] = doc["agents"][:3]
+    del doc["agents"][3]
     assert validate(doc)[1] == []
 
 
@@ -200,6 +201,16 @@ def test_the_watchdog_runtimes_beat_through_the_heartbeat_tool_while_idle():
             assert "MOSAIC_NOTIFY_SOCKET" in open(os.path.join(REPO, "framework", "tools", "fleet", "stub-agent")).read()
             continue
         heartbeat = json.dumps(table[runtime]["heartbeat"])
+        if runtime in ("pi", "opencode"):
+            # The plugin the table loads runs tools/fleet/heartbeat from its timer when the unit
+            # has a watchdog (tests/integration/test_supervision_scripts.py runs it).
+            plugin = "%s-heartbeat.%s" % (runtime, "ts" if runtime == "pi" else "js")
+            assert plugin in heartbeat, runtime
+            source = open(os.path.join(REPO, "framework", "tools", "fleet", plugin)).read()
+            assert 'from "./watchdog-feed.mjs"' in source and "feed()" in source, runtime
+            feed = open(os.path.join(REPO, "framework", "tools", "fleet", "watchdog-feed.mjs")).read()
+            assert "MOSAIC_WATCHDOG_SEC" in feed and '"heartbeat"' in feed
+            continue
         assert "statusLine" in heartbeat and "heartbeat" in heartbeat, runtime
     assert "systemd-notify WATCHDOG=1" in open(os.path.join(REPO, "framework", "tools", "fleet", "heartbeat")).read()
 

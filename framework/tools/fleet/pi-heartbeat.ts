@@ -6,6 +6,13 @@
  * events, and every $MOSAIC_HEARTBEAT_INTERVAL seconds (default 5) while its event loop runs, so a
  * hung pi stops beating. Never throws: a heartbeat problem must not disturb the agent.
  *
+ * Hang restarts (the roster's restart_on_hang): under the agent's unit with a watchdog
+ * (MOSAIC_NOTIFY_SOCKET and MOSAIC_WATCHDOG_SEC set) each timer beat also runs tools/fleet/heartbeat
+ * (watchdog-feed.mjs beside this file),
+ * which sends WATCHDOG=1 to the unit (one at a time; the timer then runs at least 3 times per
+ * watchdog period). A blocked event loop stops feeding it and systemd restarts pi; an idle pi keeps
+ * feeding it.
+ *
  * Metering (read-only): after each assistant message it writes $MOSAIC_AGENT_NAME.meter.json
  * beside the heartbeat (the record of plugins/module_utils/metering.py, source "pi"): the model,
  * pi's context usage (window, tokens, percent) and the session's input/output tokens and cost
@@ -13,6 +20,7 @@
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { watchdogFeed } from "./watchdog-feed.mjs";
 
 export default function (pi: any) {
 	const name = process.env.MOSAIC_AGENT_NAME;
@@ -70,7 +78,9 @@ export default function (pi: any) {
 	}
 	pi.on("message_end", async (event: any, ctx: any) => meter(event, ctx));
 	const seconds = Number(process.env.MOSAIC_HEARTBEAT_INTERVAL) || 5;
-	const timer = setInterval(beat, Math.max(1, seconds) * 1000);
+	const { feed, period } = watchdogFeed(home, seconds);
+	const timer = setInterval(() => { beat(); feed(); }, period * 1000);
 	if (typeof timer.unref === "function") timer.unref();
 	beat();
+	feed();
 }

@@ -23,8 +23,10 @@
 # same way. A runtime that ends before it is adopted is recorded (fleet/run/NAME.exit) and
 # exits 6. A start that systemd made as a restart (NRestarts > 0) finding the dead pane waits out
 # the rest of the restart backoff (tools/fleet/restart-backoff) first; any other start under the
-# unit is deliberate and resets the backoff (fleet/run/NAME.backoff). The unit's NOTIFY_SOCKET reaches the pane as MOSAIC_NOTIFY_SOCKET (the heartbeat
-# sends WATCHDOG=1 there: hang restarts, WatchdogSec=).
+# unit is deliberate and resets the backoff (fleet/run/NAME.backoff). The unit's NOTIFY_SOCKET
+# reaches the pane as MOSAIC_NOTIFY_SOCKET (the heartbeat sends WATCHDOG=1 there: hang restarts,
+# WatchdogSec=), and its drop-in's MOSAIC_WATCHDOG_SEC (its WatchdogSec=, 0 = none) as itself (the
+# pi and opencode plugins feed the watchdog only then).
 #
 # Exit codes:
 #   0  started, or already running ("already running"); a session whose pane is dead is replaced
@@ -192,7 +194,8 @@ mkdir -p -- "$MOSAIC_HOME/$MOSAIC_C_RUN_DIR"
 # tmux server's own environment): the contract's pane keys. Secrets are not among them.
 keys=("${MOSAIC_C_PANE_ENV_KEYS[@]}")
 export MOSAIC_AGENT_NAME=$name MOSAIC_AGENT_WORKDIR=$workdir
-assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path" "MOSAIC_NOTIFY_SOCKET=${NOTIFY_SOCKET:-}")
+assign=("MOSAIC_HOME=$MOSAIC_HOME" "PATH=$pane_path" "MOSAIC_NOTIFY_SOCKET=${NOTIFY_SOCKET:-}"
+  "MOSAIC_WATCHDOG_SEC=${MOSAIC_WATCHDOG_SEC:-}")
 for key in "${keys[@]}"; do
   assign+=("$key=${!key-}")
 done
