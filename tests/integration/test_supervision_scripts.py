@@ -295,3 +295,59 @@ def test_the_pi_and_opencode_plugins_feed_the_watchdog_from_their_event_loop(
     # A feed started just before the block may land in its first moments; none after that.
     assert [t for t in fed if blocked + 1.5 < t < unblocked] == [], (fed, blocked, unblocked)
     assert [t for t in fed if t >= unblocked], (fed, unblocked)
+
+
+def freezer():
+    """A new cgroup v1 freezer (``/sys/fs/cgroup/freezer``), or None where there is none we may write.
+    (tmux continues a pane it sees stopped, so SIGSTOP cannot stand for a hung runtime; a frozen
+    cgroup can.)"""
+    path = "/sys/fs/cgroup/freezer/mosaic-test-%d" % os.getpid()
+    try:
+        os.mkdir(path)
+    except OSError:
+        return None
+    return path
+
+
+def write_to(path, text):
+    with open(path, "w") as handle:
+        handle.write(text)
+
+
+def test_real_pi_feeds_the_watchdog_while_idle_and_not_while_hung(fleet_env, socket_name, tmp_path, pi_command):
+    """The whole chain with the real pi (the pinned one): start-agent-session.sh under a unit with a
+    watchdog (NOTIFY_SOCKET, the drop-in's MOSAIC_WATCHDOG_SEC) -> the pane -> pi's heartbeat
+    extension -> tools/fleet/heartbeat -> WATCHDOG=1 on the (stand-in) notify socket, again and
+    again while pi idles at its prompt; where a cgroup freezer is available, none while pi is frozen
+    (its event loop does not run, as in a hang), and again once it is thawed."""
+    if not shutil.which("systemd-notify"):
+        pytest.skip("no systemd-notify here")
+    write_agent_env(fleet_env, "coder0", runtime="pi", model="openai-codex/gpt-5.5:high",
+                    socket=socket_name, agent_class="coder")
+    manager = NotifyManager(str(tmp_path / "notify"))
+    run_env = dict(fleet_env, MOSAIC_RUNTIME_BIN=os.path.dirname(pi_command), MOSAIC_HEARTBEAT_INTERVAL="1",
+                   PI_OFFLINE="1", NOTIFY_SOCKET=str(tmp_path / "notify"), MOSAIC_WATCHDOG_SEC="3")
+    frozen = freezer()
+    try:
+        result = run_tool(fleet_env, "start-agent-session.sh", "coder0", run_env=run_env)
+        assert result.returncode == 0, result.stderr
+        pid = int(pane(fleet_env, socket_name, "coder0", "#{pane_pid}"))
+        wait_for(lambda: len(manager.watchdog_times()) >= 3, timeout=60, what="pi feeding the watchdog")
+        if frozen is None:
+            return
+        write_to(os.path.join(frozen, "cgroup.procs"), str(pid))
+        write_to(os.path.join(frozen, "freezer.state"), "FROZEN")
+        hung = time.time()
+        time.sleep(4)   # four beat intervals: proof of absence needs some time
+        write_to(os.path.join(frozen, "freezer.state"), "THAWED")
+        thawed = time.time()
+        wait_for(lambda: [t for t in manager.watchdog_times() if t > thawed], timeout=15, what="feeding again")
+        fed = manager.watchdog_times()
+        assert [t for t in fed if hung + 1.5 < t < thawed] == [], (fed, hung, thawed)
+    finally:
+        manager.close()
+        if frozen is not None:
+            write_to(os.path.join(frozen, "freezer.state"), "THAWED")
+            for task in open(os.path.join(frozen, "cgroup.procs")).read().split():
+                write_to("/sys/fs/cgroup/freezer/cgroup.procs", task)
+            os.rmdir(frozen)

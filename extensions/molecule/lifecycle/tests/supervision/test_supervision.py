@@ -136,13 +136,14 @@ def _crash_loop(host, user, inventory_host):
     env = "%s/fleet/agents/worker0.env" % user.mosaic_home
     assert user.sh("sed -i 's/^MOSAIC_AGENT_COMMAND=.*/MOSAIC_AGENT_COMMAND=\"exit 3\"/' %s" % shlex.quote(env)).rc == 0
     assert user.sh("kill -KILL %s" % show(user, "worker0")["worker0"]["MainPID"]).rc == 0
-    # 5 starts in 15 min, after the backoff's 10, 20, 40, 80 s (restart_delay doubling).
+    # 5 starts in 15 min, after the backoff: 10, 20, 40, 80 s (restart_delay doubling; 20 s first
+    # when its last run was shorter than stable_after).
     last = {}
 
     def held():
         last.update(records(host, user, inventory_host))
         return last["worker0"]["health"] == "crashloop"
-    assert wait_until(held, timeout=360, interval=5), "%s\n%s" % (
+    assert wait_until(held, timeout=480, interval=5), "%s\n%s" % (
         json.dumps(last.get("worker0"), default=str)[:1500], user.unit_diagnostics(unit("worker0")))
     return last["worker0"]
 
@@ -163,8 +164,16 @@ def test_a_runtime_that_exits_at_once_is_held_back_and_reset_failed_starts_it_ag
     # The cause fixed, reset-failed + start brings it back.
     env = "%s/fleet/agents/worker0.env" % user.mosaic_home
     assert user.sh("sed -i 's/^MOSAIC_AGENT_COMMAND=.*/MOSAIC_AGENT_COMMAND=/' %s" % shlex.quote(env)).rc == 0
+    # The restarts backed off: systemd's RestartSec= (10 s), then the start path waited the rest.
+    journal = user.sh("journalctl --user -u %s --no-pager" % unit("worker0")).stdout
+    assert "restart backoff (step 1): 20s after the end" in journal, journal[-3000:]
+    assert "restart backoff (step 2): 40s after the end" in journal, journal[-3000:]
     assert user.systemctl("reset-failed", unit("worker0")).rc == 0
+    # A deliberate start waits no backoff (the next would have been 160 s) and forgets it.
+    started = time.monotonic()
     assert user.systemctl("start", unit("worker0")).rc == 0
+    assert time.monotonic() - started < 60
+    assert user.sh("test -e %s/fleet/run/worker0.backoff" % user.mosaic_home).rc != 0
     fleet_ps_says(host, user, inventory_host, "worker0", "healthy")
 
 
