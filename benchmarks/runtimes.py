@@ -162,9 +162,9 @@ def main():
         bench.tool("holder.sh", "start")
         rows = []
         for runtime in opts.runtimes.split(","):
-            first, _ = bench.start_once(runtime, 1.0)
+            first = bench.start_once(runtime, 1.0)[0]
             starts, rss = [], []
-            for _ in range(opts.count):
+            for dummy in range(opts.count):
                 elapsed, mib = bench.start_once(runtime, opts.idle)
                 starts.append(elapsed)
                 rss.append(mib)
@@ -172,16 +172,15 @@ def main():
             print("%s done" % runtime, file=sys.stderr)
         print("runtime   to first heartbeat, s: median (min-max)   first start ever, s   idle RSS MiB: median (min-max)")
         for runtime, first, starts, rss in rows:
-            what = "%.2f (%.2f-%.2f)%s" % (statistics.median(starts), min(starts), max(starts),
-                                          " [to prompt]" if runtime == "codex" else "")
-            print("%-9s %-42s %-21s %.0f (%.0f-%.0f)" % (runtime, what, "%.2f" % first, statistics.median(rss),
-                                                       min(rss), max(rss)))
+            what = "%.2f (%.2f-%.2f)%s" % (
+                statistics.median(starts), min(starts), max(starts), " [to prompt]" if runtime == "codex" else "")
+            print("%-9s %-42s %-21s %.0f (%.0f-%.0f)" % (
+                runtime, what, "%.2f" % first, statistics.median(rss), min(rss), max(rss)))
         print("(%d starts each after one warm-up; %s idle before the RSS reading; %d cores)"
               % (opts.count, "%gs" % opts.idle, os.cpu_count() or 0))
     finally:
-        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], env={"TMUX_TMPDIR": os.path.join(root, "tmux"),
-                                                                  "PATH": os.environ.get("PATH", "")},
-                       capture_output=True, check=False)
+        tmux_env = {"TMUX_TMPDIR": os.path.join(root, "tmux"), "PATH": os.environ.get("PATH", "")}
+        subprocess.run(["tmux", "-L", SOCKET, "kill-server"], env=tmux_env, capture_output=True, check=False)
         mock.stop()
         shutil.rmtree(root, ignore_errors=True)
 
