@@ -93,8 +93,10 @@ def test_sigkill_brings_the_agent_back_and_nothing_else_restarts(host, inventory
         assert after[name]["MainPID"] == before[name]["MainPID"], name
         assert after[name]["NRestarts"] == "0", name
     assert holder_server_pid(user) == server
+    # systemd's own record of the failure: ExecStop exited with 128+9, the status Restart= acted on.
+    # (ExecStop's own "was killed by signal 9" line is not asserted: journald lost it once in CI.)
     journal = user.sh("journalctl --user -u %s --no-pager" % unit("worker0")).stdout
-    assert "killed by signal 9" in journal
+    assert "Control process exited, code=exited, status=137" in journal, journal
 
 
 def test_a_deliberate_stop_is_never_healed(host, inventory_host):
